@@ -1,0 +1,18 @@
+// Runs a benchmark: `npm run bench:token`, `npm run bench:guard`, `npm run bench:client`
+// (or `npm run bench -- <name>`). Each prints a table with ratios measured in the same run.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+const benches = {
+  token: 'packages/server/bench/token.ts',
+  guard: 'packages/guard/bench/guard.ts',
+  client: 'packages/client/bench/client.ts',
+};
+const [name, ...args] = process.argv.slice(2);
+const file = benches[name];
+if (!file || !existsSync(file)) {
+  console.error(`usage: npm run bench -- <${Object.keys(benches).join('|')}> [options]`);
+  process.exit(2);
+}
+const result = spawnSync(process.execPath, ['--import', 'tsx', file, ...args], { stdio: 'inherit' });
+process.exit(result.status ?? 1);
