@@ -1,0 +1,34 @@
+import type { AuthService } from './auth-service.js';
+import { randomId, randomSecret } from './random.js';
+import { UsernameTakenError } from './store/port.js';
+
+/** What start-up did about the first client application. */
+export type BootstrapResult =
+  | { created: false }
+  | { created: true; username: string; generatedPassword: string | null };
+
+/**
+ * Creates the first client application: the one named by ANTPEER_BOOTSTRAP_USERNAME if it does
+ * not exist yet, else `antpeer-client` with a generated password when there is no user at all.
+ * A generated password is returned once, to be shown once; it is stored only as a hash.
+ */
+export async function bootstrapClientApplication(auth: AuthService): Promise<BootstrapResult> {
+  const { bootstrapUsername, bootstrapPassword } = auth.config;
+  if (bootstrapUsername === null && (await auth.store.countUsers()) > 0) return { created: false };
+  const username = bootstrapUsername ?? 'antpeer-client';
+  if (await auth.store.findUserByUsername(username)) return { created: false };
+  const password = bootstrapPassword ?? randomSecret(18);
+  try {
+    await auth.store.createUser({
+      id: randomId(),
+      username,
+      passwordHash: await auth.hasher.hash(password),
+      createdAt: auth.clock.now(),
+    });
+  } catch (error) {
+    // Another instance starting at the same moment created it first.
+    if (error instanceof UsernameTakenError) return { created: false };
+    throw error;
+  }
+  return { created: true, username, generatedPassword: bootstrapPassword === null ? password : null };
+}

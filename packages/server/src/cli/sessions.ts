@@ -1,0 +1,51 @@
+import type { Command } from 'commander';
+import { CliError, formatTime, printTable, requireUser, withAuth } from './context.js';
+
+/** `antpeer-auth sessions …`: list and revoke sessions. */
+export function registerSessionsCommands(program: Command): void {
+  const sessions = program.command('sessions').description('sessions started by password grants');
+
+  sessions
+    .command('list')
+    .description('list active sessions, newest first')
+    .option('--user <name>', 'only those of this client application')
+    .option('--json', 'print JSON')
+    .action(async (options: { user?: string; json?: boolean }) => {
+      const rows = await withAuth(async (auth) => {
+        const user = options.user === undefined ? undefined : await requireUser(auth, options.user);
+        const users = new Map((await auth.store.listUsers()).map((u) => [u.id, u.username]));
+        const list = await auth.store.listActiveSessions(auth.clock.now(), user?.id);
+        return list.map((session) => ({
+          id: session.id,
+          username: users.get(session.userId) ?? session.userId,
+          createdAt: formatTime(session.createdAt),
+          lastRefreshAt: formatTime(session.lastRefreshAt),
+          idleExpiresAt: formatTime(session.idleExpiresAt),
+          maxExpiresAt: formatTime(session.maxExpiresAt),
+          sourceAddress: session.sourceAddress,
+        }));
+      });
+      if (options.json) return void process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+      printTable(
+        ['SESSION', 'USERNAME', 'STARTED', 'LAST REFRESH', 'IDLE EXPIRY', 'MAX EXPIRY', 'SOURCE'],
+        rows.map((r) => [r.id, r.username, r.createdAt, r.lastRefreshAt, r.idleExpiresAt, r.maxExpiresAt, r.sourceAddress]),
+      );
+    });
+
+  sessions
+    .command('revoke [id]')
+    .description('end a session at once, or every session of --user')
+    .option('--user <name>', 'every session of this client application')
+    .action(async (id: string | undefined, options: { user?: string }) => {
+      if ((id === undefined) === (options.user === undefined)) throw new CliError('give a session id or --user <name>, not both');
+      const ended = await withAuth(async (auth) => {
+        const now = auth.clock.now();
+        if (options.user !== undefined) {
+          return auth.store.endUserSessions((await requireUser(auth, options.user)).id, 'revoked', now);
+        }
+        if (!(await auth.store.getSession(id as string))) throw new CliError(`no session ${id}`);
+        return (await auth.store.endSession(id as string, 'revoked', now)) ? 1 : 0;
+      });
+      process.stdout.write(`revoked ${ended} session(s)\n`);
+    });
+}

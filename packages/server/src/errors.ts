@@ -1,0 +1,63 @@
+/**
+ * The token service's errors: one class per RFC 6749 §5.2 `error` code, each carrying the HTTP
+ * status and the public `error_description`. Internal detail goes in `cause`, which is logged and
+ * never sent.
+ */
+export class OAuthError extends Error {
+  constructor(
+    /** The RFC 6749 `error` code. */
+    readonly error: string,
+    readonly status: number,
+    /** Safe to send to the caller. */
+    readonly description: string,
+    options?: { cause?: unknown },
+  ) {
+    super(description, options);
+    this.name = 'OAuthError';
+  }
+}
+
+/** RFC 6749 §5.2 `invalid_request`: the request is missing or has a malformed parameter. */
+export class InvalidRequestError extends OAuthError {
+  constructor(description: string, status = 400, options?: { cause?: unknown }) {
+    super('invalid_request', status, description, options);
+  }
+}
+
+/** RFC 6749 §5.2 `invalid_grant`: the credentials or refresh token are not good. */
+export class InvalidGrantError extends OAuthError {
+  constructor(description: string, status = 400, options?: { cause?: unknown }) {
+    super('invalid_grant', status, description, options);
+  }
+}
+
+/** RFC 6749 §5.2 `unsupported_grant_type`. */
+export class UnsupportedGrantTypeError extends OAuthError {
+  constructor(description = 'Unsupported grant_type') {
+    super('unsupported_grant_type', 400, description);
+  }
+}
+
+/** RFC 6749 §5.2 `invalid_client`: the caller of introspection did not authenticate. */
+export class InvalidClientError extends OAuthError {
+  constructor(description = 'Client authentication failed') {
+    super('invalid_client', 401, description);
+  }
+}
+
+/** RFC 6585 §4: too many failed requests from one source; `retryAfter` is in seconds. */
+export class TooManyRequestsError extends OAuthError {
+  constructor(readonly retryAfter: number) {
+    super('too_many_requests', 429, 'Too many failed requests; retry later');
+  }
+}
+
+/** The store cannot be reached; the request can be retried (503 with Retry-After). */
+export class TemporarilyUnavailableError extends OAuthError {
+  constructor(options?: { cause?: unknown }) {
+    super('temporarily_unavailable', 503, 'The service is temporarily unavailable; retry later', options);
+  }
+}
+
+/** The single public message for unknown user, wrong password and locked account alike. */
+export const INVALID_CREDENTIALS = 'Invalid user credentials';

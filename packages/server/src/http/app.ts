@@ -1,0 +1,46 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { AuthService } from '../auth-service.js';
+import { registerBodyParsers } from './body.js';
+import { createErrorHandler, type UnavailabilityTest } from './errors.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { registerCertsRoute } from './routes/certs.js';
+import { registerHealthRoutes } from './routes/health.js';
+import { registerLogoutRoute } from './routes/logout.js';
+import { registerMetricsRoute } from './routes/metrics.js';
+import { registerTokenRoute } from './routes/token.js';
+
+export interface AppOptions {
+  /** Tells a store outage (503) from a bug (500); adapters know their driver's errors. */
+  isUnavailable?: UnavailabilityTest;
+  metrics?: Metrics;
+}
+
+/** Builds the Fastify app: the auth routes under the base path, health and metrics outside it. */
+export async function buildApp(auth: AuthService, options: AppOptions = {}): Promise<FastifyInstance> {
+  const { config } = auth;
+  const metrics = options.metrics ?? createMetrics();
+  const app = Fastify({
+    loggerInstance: auth.logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.bodyLimit,
+    trustProxy: config.trustProxy,
+    return503OnClosing: true,
+  });
+  app.setErrorHandler(createErrorHandler(config.bodyLimit, options.isUnavailable ?? (() => false)));
+
+  await app.register(
+    async (scope) => {
+      registerBodyParsers(scope);
+      registerTokenRoute(scope, auth, metrics);
+      registerLogoutRoute(scope, auth);
+      registerCertsRoute(scope, auth);
+    },
+    { prefix: config.basePath },
+  );
+  registerHealthRoutes(app, auth);
+  registerMetricsRoute(app, metrics);
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({ error: 'not_found', error_description: `No route for ${request.method} ${request.url.split('?')[0]}` });
+  });
+  return app;
+}

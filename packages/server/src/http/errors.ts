@@ -1,0 +1,50 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { InvalidRequestError, OAuthError, TooManyRequestsError, TemporarilyUnavailableError } from '../errors.js';
+
+/** Headers on every auth answer, success or error (RFC 6749 §5.1). */
+export const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' } as const;
+
+/** How long a client should wait when the store is unreachable. */
+const UNAVAILABLE_RETRY_AFTER = 5;
+
+function fromFastifyError(error: FastifyError, bodyLimit: number): OAuthError | null {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new InvalidRequestError(`Request body is larger than ${bodyLimit} bytes`, 413);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new InvalidRequestError('Content-Type must be application/json or application/x-www-form-urlencoded');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new InvalidRequestError('Request body is empty');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new InvalidRequestError('Content-Length does not match the body');
+  }
+  if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+    return new InvalidRequestError('Malformed request', error.statusCode === 413 ? 413 : 400);
+  }
+  return null;
+}
+
+/** Whether an error means the store cannot be reached right now (as opposed to a bug). */
+export type UnavailabilityTest = (error: unknown) => boolean;
+
+/**
+ * The one error → response map: OAuth errors as RFC 6749 §5.2 JSON; framework errors about the
+ * request as `invalid_request`; an unreachable store as 503 with Retry-After; anything else as
+ * `server_error` with nothing internal in the body, logged with its cause.
+ */
+export function createErrorHandler(bodyLimit: number, isUnavailable: UnavailabilityTest) {
+  return function handleError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+    let oauth: OAuthError | null = error instanceof OAuthError ? error : fromFastifyError(error, bodyLimit);
+    if (!oauth && isUnavailable(error)) oauth = new TemporarilyUnavailableError({ cause: error });
+    if (!oauth) {
+      request.log.error({ err: error }, 'unexpected error');
+      oauth = new OAuthError('server_error', 500, 'Internal server error');
+    } else if (oauth.status >= 500) {
+      request.log.warn({ err: oauth.cause ?? error }, oauth.description);
+    }
+    reply.code(oauth.status).headers(NO_STORE);
+    if (oauth instanceof TooManyRequestsError) reply.header('retry-after', String(oauth.retryAfter));
+    if (oauth instanceof TemporarilyUnavailableError) reply.header('retry-after', String(UNAVAILABLE_RETRY_AFTER));
+    reply.send({ error: oauth.error, error_description: oauth.description });
+  };
+}

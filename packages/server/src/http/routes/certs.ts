@@ -1,0 +1,10 @@
+import type { FastifyInstance } from 'fastify';
+import type { AuthService } from '../../auth-service.js';
+
+/** `GET {base}/auth/certs`: the JWKS (RFC 7517) of every key whose tokens may still be valid. */
+export function registerCertsRoute(app: FastifyInstance, auth: AuthService): void {
+  app.get('/auth/certs', async (_request, reply) => {
+    reply.header('cache-control', 'public, max-age=60');
+    return auth.keys.jwks();
+  });
+}

@@ -1,0 +1,85 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AuthService } from '../../auth-service.js';
+import { InvalidRequestError, UnsupportedGrantTypeError } from '../../errors.js';
+import { passwordGrant } from '../../grants/password.js';
+import { refreshTokenGrant } from '../../grants/refresh-token.js';
+import type { TokenGrant } from '../../sessions/issue-tokens.js';
+import { isFormRequest, optionalString, readParameters, requestSource, type Parameters } from '../body.js';
+import { NO_STORE } from '../errors.js';
+import type { Metrics } from '../metrics.js';
+
+type GrantName = 'password' | 'refresh_token';
+
+/**
+ * Which grant a request asks for. `grant_type` absent means password (the page's first request)
+ * unless the body carries only a refresh token (the page says grant_type "defaults to refresh_token").
+ */
+function selectGrant(parameters: Parameters): GrantName {
+  const grantType = optionalString(parameters, 'grant_type');
+  if (grantType === 'password' || grantType === 'refresh_token') return grantType;
+  if (grantType !== undefined) throw new UnsupportedGrantTypeError(`Unsupported grant_type: ${grantType.slice(0, 64)}`);
+  const onlyRefresh =
+    optionalString(parameters, 'refresh_token') !== undefined &&
+    optionalString(parameters, 'username') === undefined &&
+    optionalString(parameters, 'password') === undefined;
+  return onlyRefresh ? 'refresh_token' : 'password';
+}
+
+function required(parameters: Parameters, name: string, message = `Missing parameter: ${name}`): string {
+  const value = parameters[name];
+  if (!Object.hasOwn(parameters, name) || typeof value !== 'string' || value === '') {
+    throw new InvalidRequestError(message);
+  }
+  return value;
+}
+
+function runGrant(auth: AuthService, grant: GrantName, parameters: Parameters, request: FastifyRequest): Promise<TokenGrant> {
+  const source = requestSource(request);
+  if (grant === 'password') {
+    const username = required(parameters, 'username');
+    const password = required(parameters, 'password');
+    return passwordGrant(auth, { username, password, source });
+  }
+  return refreshTokenGrant(auth, { refreshToken: required(parameters, 'refresh_token', 'No refresh token'), source });
+}
+
+/**
+ * The page's response: every field it lists, `id_token: null` included. A form-encoded request
+ * gets the RFC 6749 §5.1 shape instead, without the null `id_token` a strict client would reject.
+ */
+function toResponse(grant: TokenGrant, form: boolean): Record<string, unknown> {
+  const body: Record<string, unknown> = {
+    access_token: grant.accessToken,
+    expires_in: grant.expiresIn,
+    refresh_expires_in: grant.refreshExpiresIn,
+    token_type: 'bearer',
+    id_token: null,
+    'not-before-policy': grant.notBeforePolicy,
+    session_state: grant.sessionId,
+    scope: '',
+    refresh_token: grant.refreshToken,
+  };
+  if (form) delete body.id_token;
+  return body;
+}
+
+/** `POST {base}/auth/token`: the password and refresh grants of the AntPeer contract. */
+export function registerTokenRoute(app: FastifyInstance, auth: AuthService, metrics: Metrics): void {
+  app.post('/auth/token', async (request, reply) => {
+    const parameters = readParameters(request);
+    const grant = selectGrant(parameters);
+    const endTimer = metrics.grantDuration.startTimer({ grant });
+    try {
+      const result = await runGrant(auth, grant, parameters, request);
+      metrics.grants.inc({ grant, outcome: 'ok' });
+      reply.headers(NO_STORE);
+      return toResponse(result, isFormRequest(request));
+    } catch (error) {
+      const outcome = (error as { error?: unknown }).error;
+      metrics.grants.inc({ grant, outcome: typeof outcome === 'string' ? outcome : 'server_error' });
+      throw error;
+    } finally {
+      endTimer();
+    }
+  });
+}

@@ -1,0 +1,66 @@
+/** SQLite schema, one entry per version; applied in order, each in its own transaction. */
+export const sqliteMigrations: readonly string[] = [
+  `
+  CREATE TABLE users (
+    id            TEXT PRIMARY KEY,
+    username      TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    enabled       INTEGER NOT NULL DEFAULT 1,
+    not_before    INTEGER NOT NULL DEFAULT 0,
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL
+  );
+  CREATE TABLE sessions (
+    id              TEXT PRIMARY KEY,
+    user_id         TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at      INTEGER NOT NULL,
+    idle_expires_at INTEGER NOT NULL,
+    max_expires_at  INTEGER NOT NULL,
+    last_refresh_at INTEGER NOT NULL,
+    ended_at        INTEGER,
+    end_reason      TEXT,
+    source_address  TEXT NOT NULL,
+    user_agent      TEXT NOT NULL,
+    current_hash    TEXT NOT NULL,
+    previous_hash   TEXT,
+    rotated_at      INTEGER
+  );
+  CREATE INDEX sessions_user ON sessions(user_id);
+  CREATE INDEX sessions_idle_expiry ON sessions(idle_expires_at);
+  CREATE TABLE refresh_tokens (
+    hash       TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    issued_at  INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX refresh_tokens_session ON refresh_tokens(session_id);
+  CREATE TABLE settings (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE signing_keys (
+    kid                TEXT PRIMARY KEY,
+    alg                TEXT NOT NULL,
+    public_jwk         TEXT NOT NULL,
+    sealed_private_key TEXT NOT NULL,
+    created_at         INTEGER NOT NULL,
+    retired_at         INTEGER
+  );
+  CREATE TABLE audit_events (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    at             INTEGER NOT NULL,
+    type           TEXT NOT NULL,
+    user_id        TEXT,
+    session_id     TEXT,
+    source_address TEXT NOT NULL,
+    user_agent     TEXT NOT NULL,
+    detail         TEXT NOT NULL
+  );
+  CREATE INDEX audit_events_at ON audit_events(at);
+  CREATE TABLE failure_counters (
+    key      TEXT PRIMARY KEY,
+    count    INTEGER NOT NULL,
+    reset_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
+];

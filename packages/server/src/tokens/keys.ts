@@ -1,0 +1,114 @@
+import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { calculateJwkThumbprint, type JWK } from 'jose';
+import type { Clock } from '../clock.js';
+import type { SigningAlgorithm } from '../config.js';
+import type { Store, StoredKey } from '../store/port.js';
+import { open, seal } from './secret-box.js';
+
+const SEAL_PURPOSE = 'antpeer signing key';
+/** How long a retired key stays published beyond the lifetime of the last token it may have signed. */
+const PUBLISH_MARGIN_MS = 5 * 60_000;
+
+/** The key that signs new access tokens. */
+export interface SigningKey {
+  kid: string;
+  alg: SigningAlgorithm;
+  privateKey: KeyObject;
+}
+
+/** RFC 7517 JSON Web Key Set. */
+export interface JsonWebKeySet {
+  keys: JWK[];
+}
+
+function generate(alg: SigningAlgorithm): { publicKey: KeyObject; privateKey: KeyObject } {
+  switch (alg) {
+    case 'EdDSA':
+      return generateKeyPairSync('ed25519');
+    case 'ES256':
+      return generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    case 'RS256':
+      return generateKeyPairSync('rsa', { modulusLength: 2048 });
+  }
+}
+
+/**
+ * The signing keys, kept sealed in the store so every instance signs with the same key and
+ * publishes the same JWKS. Created at first start, rotated by command; a retired key stays in
+ * the JWKS until every token it signed has expired.
+ */
+export class KeyRing {
+  #active: SigningKey | null = null;
+  #jwks: JsonWebKeySet = { keys: [] };
+  #stored: StoredKey[] = [];
+
+  private constructor(
+    private readonly store: Store,
+    private readonly secret: Buffer,
+    private readonly clock: Clock,
+    private readonly options: { algorithm: SigningAlgorithm; accessTokenTtl: number },
+  ) {}
+
+  /** Loads the keys from the store, creating the first one when there is none. */
+  static async open(
+    store: Store,
+    secret: Buffer,
+    clock: Clock,
+    options: { algorithm: SigningAlgorithm; accessTokenTtl: number },
+  ): Promise<KeyRing> {
+    const ring = new KeyRing(store, secret, clock, options);
+    await ring.reload();
+    if (!ring.#active || ring.#active.alg !== options.algorithm) await ring.rotate();
+    return ring;
+  }
+
+  /** Re-reads the keys from the store (another instance or the CLI may have rotated them). */
+  async reload(): Promise<void> {
+    this.#stored = await this.store.listKeys();
+    const current = this.#stored.find((key) => key.retiredAt === null);
+    if (current && current.kid !== this.#active?.kid) {
+      const pem = open(this.secret, SEAL_PURPOSE, current.sealedPrivateKey);
+      this.#active = { kid: current.kid, alg: current.alg as SigningAlgorithm, privateKey: createPrivateKey(pem) };
+    }
+    this.#refreshJwks();
+  }
+
+  #refreshJwks(): void {
+    const horizon = this.clock.now() - this.options.accessTokenTtl * 1000 - PUBLISH_MARGIN_MS;
+    this.#jwks = {
+      keys: this.#stored
+        .filter((key) => key.retiredAt === null || key.retiredAt > horizon)
+        .map((key) => ({ ...key.publicJwk, kid: key.kid, alg: key.alg, use: 'sig' }) as JWK),
+    };
+  }
+
+  /** Creates a new signing key; the previous one stops signing and stays published. */
+  async rotate(): Promise<string> {
+    const alg = this.options.algorithm;
+    const { publicKey, privateKey } = generate(alg);
+    const publicJwk = publicKey.export({ format: 'jwk' }) as JWK;
+    const kid = await calculateJwkThumbprint(publicJwk, 'sha256');
+    const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+    await this.store.addKeyRetiringOthers({
+      kid,
+      alg,
+      publicJwk: publicJwk as Record<string, unknown>,
+      sealedPrivateKey: seal(this.secret, SEAL_PURPOSE, pem),
+      createdAt: this.clock.now(),
+      retiredAt: null,
+    });
+    await this.reload();
+    return kid;
+  }
+
+  /** The key that signs new tokens. */
+  signingKey(): SigningKey {
+    if (!this.#active) throw new Error('KeyRing has no active key');
+    return this.#active;
+  }
+
+  /** The public keys to publish at `{base}/auth/certs` (RFC 7517). */
+  jwks(): JsonWebKeySet {
+    return this.#jwks;
+  }
+}
