@@ -112,6 +112,14 @@ export function describeStoreConformance(name: string, open: () => Promise<Opene
       });
     }
 
+    /**
+     * Concurrent reads first, so a pooled adapter has its connections open before a race: on a
+     * cold pool, connection setup alone can serialise the racers and hide a missing lock.
+     */
+    async function warmUp(): Promise<void> {
+      await Promise.all(Array.from({ length: 50 }, () => store.countUsers()));
+    }
+
     async function isLive(hash: string): Promise<boolean> {
       const record = await store.findRefreshToken(hash);
       assert.ok(record, 'the token is known to the store');
@@ -574,6 +582,7 @@ export function describeStoreConformance(name: string, open: () => Promise<Opene
         const user = await addUser();
         const { session, token } = await openSession(user);
         const successor = newHash();
+        await warmUp();
         const now = T0 + 60 * SECOND;
 
         const outcomes = await Promise.all(Array.from({ length: 50 }, () => rotate(token, successor, now)));
@@ -597,6 +606,7 @@ export function describeStoreConformance(name: string, open: () => Promise<Opene
         const { session, token } = await openSession(user);
         const second = newHash();
         expectKind(await rotate(token, second, T0 + SECOND), 'rotated');
+        await warmUp();
         // The live token and the (reused) first token race: whichever wins, never two live tokens.
         const successors = Array.from({ length: 20 }, () => newHash());
         await Promise.all(
@@ -673,6 +683,7 @@ export function describeStoreConformance(name: string, open: () => Promise<Opene
       });
 
       it('concurrent key additions leave exactly one key unretired', async () => {
+        await warmUp();
         const keys = Array.from({ length: 8 }, (_, i) => key(`race-${i}`, T0 + SECOND));
         await Promise.all(keys.map((k) => store.addKeyRetiringOthers(k)));
         const listed = await store.listKeys();
@@ -690,6 +701,7 @@ export function describeStoreConformance(name: string, open: () => Promise<Opene
       });
 
       it('concurrent first writers all get the one value that won', async () => {
+        await warmUp();
         const results = await Promise.all(
           Array.from({ length: 10 }, (_, i) => store.getOrCreateSecret('contested', `candidate-${i}`)),
         );
@@ -773,6 +785,7 @@ export function describeStoreConformance(name: string, open: () => Promise<Opene
       });
 
       it('concurrent failures are each counted once', async () => {
+        await warmUp();
         const results = await Promise.all(
           Array.from({ length: 30 }, (_, i) => store.recordFailure('ip:198.51.100.1', T0 + i, WINDOW)),
         );

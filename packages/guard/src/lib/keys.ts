@@ -1,0 +1,134 @@
+import { constants, createPublicKey, verify as cryptoVerify, type JsonWebKey, type KeyObject } from 'node:crypto';
+
+/**
+ * A public key ready for `crypto.verify`, with the JWS algorithms it may verify (RFC 7518 §3.1).
+ * Symmetric (`oct`) keys never become one: a verifier holding only public keys can never be tricked
+ * into HMAC verification with the public key as the secret.
+ */
+export interface VerificationKey {
+  readonly kid: string | undefined;
+  readonly algorithms: ReadonlySet<string>;
+  readonly key: KeyObject;
+}
+
+interface AlgorithmProfile {
+  readonly kty: 'OKP' | 'EC' | 'RSA';
+  readonly crv?: string;
+  /** The digest for `crypto.verify`; `null` for EdDSA. */
+  readonly digest: string | null;
+  readonly pss?: boolean;
+}
+
+/** Every asymmetric JWS algorithm the guard accepts; `none` and `HS*` are absent on purpose. */
+const PROFILES: Readonly<Record<string, AlgorithmProfile>> = Object.freeze({
+  EdDSA: { kty: 'OKP', crv: 'Ed25519', digest: null },
+  Ed25519: { kty: 'OKP', crv: 'Ed25519', digest: null },
+  ES256: { kty: 'EC', crv: 'P-256', digest: 'sha256' },
+  ES384: { kty: 'EC', crv: 'P-384', digest: 'sha384' },
+  ES512: { kty: 'EC', crv: 'P-521', digest: 'sha512' },
+  RS256: { kty: 'RSA', digest: 'sha256' },
+  RS384: { kty: 'RSA', digest: 'sha384' },
+  RS512: { kty: 'RSA', digest: 'sha512' },
+  PS256: { kty: 'RSA', digest: 'sha256', pss: true },
+  PS384: { kty: 'RSA', digest: 'sha384', pss: true },
+  PS512: { kty: 'RSA', digest: 'sha512', pss: true },
+});
+
+const MIN_RSA_MODULUS_BITS = 2048;
+
+/** Whether the guard implements `alg` at all; `none` and every `HS*` never are. */
+export function isSupportedAlgorithm(alg: string): boolean {
+  return Object.hasOwn(PROFILES, alg);
+}
+
+/** The algorithms a JWK allows: its own `alg`, or the one its key type and curve imply. */
+function allowedAlgorithms(jwk: Record<string, unknown>): string[] {
+  const { kty, crv, alg } = jwk;
+  if (alg !== undefined) {
+    const profile = typeof alg === 'string' && Object.hasOwn(PROFILES, alg) ? PROFILES[alg] : undefined;
+    if (profile === undefined || profile.kty !== kty) return [];
+    if (profile.crv !== undefined && profile.crv !== crv) return [];
+    return [alg as string];
+  }
+  if (kty === 'OKP' && crv === 'Ed25519') return ['EdDSA', 'Ed25519'];
+  if (kty === 'EC' && crv === 'P-256') return ['ES256'];
+  if (kty === 'EC' && crv === 'P-384') return ['ES384'];
+  if (kty === 'EC' && crv === 'P-521') return ['ES512'];
+  // An RSA key without `alg` is ambiguous; RS256 is what RFC 9068 §2.1 requires issuers to support.
+  if (kty === 'RSA') return ['RS256'];
+  return [];
+}
+
+/**
+ * Turns one member of a JWKS into a {@link VerificationKey}, or `undefined` when the guard must not
+ * use it for signatures: symmetric, meant for encryption, not allowed to verify, an unsupported
+ * algorithm or curve, a weak RSA modulus, or not a valid key at all.
+ *
+ * @see {@link https://www.rfc-editor.org/rfc/rfc7517#section-4 RFC 7517 §4}
+ */
+export function importVerificationKey(jwk: unknown): VerificationKey | undefined {
+  if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) return undefined;
+  const member = jwk as Record<string, unknown>;
+  if (member.use !== undefined && member.use !== 'sig') return undefined;
+  if (member.key_ops !== undefined && !(Array.isArray(member.key_ops) && member.key_ops.includes('verify'))) {
+    return undefined;
+  }
+  if (member.kid !== undefined && typeof member.kid !== 'string') return undefined;
+  const algorithms = allowedAlgorithms(member);
+  if (algorithms.length === 0) return undefined;
+  // Only the public members: a JWKS that leaks a private key must not make us hold it.
+  const publicMembers: JsonWebKey = { kty: member.kty as string };
+  for (const name of ['crv', 'x', 'y', 'n', 'e'] as const) {
+    if (typeof member[name] === 'string') publicMembers[name] = member[name] as string;
+  }
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: publicMembers, format: 'jwk' });
+  } catch {
+    return undefined;
+  }
+  if (member.kty === 'RSA' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_MODULUS_BITS) {
+    return undefined;
+  }
+  return Object.freeze({ kid: member.kid as string | undefined, algorithms: new Set(algorithms), key });
+}
+
+/**
+ * Verifies a JWS signature with `node:crypto` on libuv's thread pool, so that verification runs
+ * beside the event loop rather than on it.
+ *
+ * @see {@link https://www.rfc-editor.org/rfc/rfc7515#section-5.2 RFC 7515 §5.2}
+ */
+export function verifySignature(
+  verificationKey: VerificationKey,
+  alg: string,
+  signingInput: Buffer,
+  signature: Buffer,
+): Promise<boolean> {
+  const profile = PROFILES[alg];
+  if (profile === undefined || !verificationKey.algorithms.has(alg)) return Promise.resolve(false);
+  const key = verificationKey.key;
+  const keyInput =
+    profile.kty === 'EC'
+      ? { key, dsaEncoding: 'ieee-p1363' as const }
+      : profile.pss === true
+        ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }
+        : key;
+  return new Promise((resolve) => {
+    try {
+      verifyAsync(profile.digest, signingInput, keyInput, signature, resolve);
+    } catch {
+      resolve(false);
+    }
+  });
+}
+
+function verifyAsync(
+  digest: string | null,
+  data: Buffer,
+  key: Parameters<typeof cryptoVerify>[2],
+  signature: Buffer,
+  resolve: (ok: boolean) => void,
+): void {
+  cryptoVerify(digest, data, key, signature, (error, ok) => resolve(error === null && ok));
+}

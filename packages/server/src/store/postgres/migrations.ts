@@ -1,0 +1,75 @@
+/**
+ * PostgreSQL schema, one entry per version; applied in order by `PostgresStore.migrate()` inside one
+ * transaction that holds an advisory lock, with `search_path` set to the store's schema (so the
+ * names here are unqualified). Times are BIGINT milliseconds since the epoch, as in the SQLite schema.
+ * Never edit a published entry: append a new one.
+ */
+export const postgresMigrations: readonly string[] = [
+  `
+  CREATE TABLE users (
+    id            TEXT PRIMARY KEY,
+    username      TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    enabled       BOOLEAN NOT NULL DEFAULT TRUE,
+    not_before    BIGINT NOT NULL DEFAULT 0,
+    created_at    BIGINT NOT NULL,
+    updated_at    BIGINT NOT NULL,
+    CONSTRAINT users_username_key UNIQUE (username)
+  );
+  CREATE TABLE sessions (
+    id              TEXT PRIMARY KEY,
+    user_id         TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at      BIGINT NOT NULL,
+    idle_expires_at BIGINT NOT NULL,
+    max_expires_at  BIGINT NOT NULL,
+    last_refresh_at BIGINT NOT NULL,
+    ended_at        BIGINT,
+    end_reason      TEXT,
+    source_address  TEXT NOT NULL,
+    user_agent      TEXT NOT NULL,
+    current_hash    TEXT NOT NULL,
+    previous_hash   TEXT,
+    rotated_at      BIGINT
+  );
+  CREATE INDEX sessions_user ON sessions (user_id);
+  -- What purgeExpired scans for: when a session stopped being usable.
+  CREATE INDEX sessions_purge ON sessions ((COALESCE(ended_at, LEAST(idle_expires_at, max_expires_at))));
+  CREATE TABLE refresh_tokens (
+    hash       TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    issued_at  BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+  );
+  CREATE INDEX refresh_tokens_session ON refresh_tokens (session_id);
+  CREATE INDEX refresh_tokens_expiry ON refresh_tokens (expires_at);
+  CREATE TABLE settings (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+  CREATE TABLE signing_keys (
+    kid                TEXT PRIMARY KEY,
+    alg                TEXT NOT NULL,
+    public_jwk         JSONB NOT NULL,
+    sealed_private_key TEXT NOT NULL,
+    created_at         BIGINT NOT NULL,
+    retired_at         BIGINT
+  );
+  CREATE TABLE audit_events (
+    id             BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at             BIGINT NOT NULL,
+    type           TEXT NOT NULL,
+    user_id        TEXT,
+    session_id     TEXT,
+    source_address TEXT NOT NULL,
+    user_agent     TEXT NOT NULL,
+    detail         TEXT NOT NULL
+  );
+  CREATE INDEX audit_events_at ON audit_events (at);
+  CREATE TABLE failure_counters (
+    key      TEXT PRIMARY KEY,
+    count    INTEGER NOT NULL,
+    reset_at BIGINT NOT NULL
+  );
+  CREATE INDEX failure_counters_reset ON failure_counters (reset_at);
+  `,
+];
