@@ -1,0 +1,35 @@
+// Child process of token.ts: the raw argon2id verify rate, in-process, with as many
+// verifications in flight as the libuv threadpool has threads (what the server can use).
+// Prints one JSON line on stdout. Usage: argon2-rate.ts '<params json>' <seconds>
+import argon2 from 'argon2';
+
+interface Params {
+  memoryCost: number;
+  timeCost: number;
+  parallelism: number;
+}
+
+const params = JSON.parse(process.argv[2] ?? '{}') as Params;
+const seconds = Number(process.argv[3] ?? '8');
+const concurrency = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+const password = 'argon2 bench password, long enough';
+
+const hash = await argon2.hash(password, { type: argon2.argon2id, ...params });
+
+async function run(ms: number): Promise<{ count: number; elapsed: number }> {
+  const start = performance.now();
+  const deadline = start + ms;
+  let count = 0;
+  const lane = async () => {
+    while (performance.now() < deadline) {
+      if (!(await argon2.verify(hash, password))) throw new Error('argon2 verify returned false');
+      count++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  return { count, elapsed: (performance.now() - start) / 1000 };
+}
+
+await run(1000); // warm-up: page in the memory, spin up the threadpool
+const { count, elapsed } = await run(seconds * 1000);
+process.stdout.write(`${JSON.stringify({ rate: count / elapsed, count, elapsed, concurrency })}\n`);
