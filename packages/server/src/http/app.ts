@@ -5,8 +5,11 @@ import { createErrorHandler, type UnavailabilityTest } from './errors.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { registerCertsRoute } from './routes/certs.js';
 import { registerHealthRoutes } from './routes/health.js';
+import { registerIntrospectRoute } from './routes/introspect.js';
 import { registerLogoutRoute } from './routes/logout.js';
+import { registerMetadataRoutes } from './routes/metadata.js';
 import { registerMetricsRoute } from './routes/metrics.js';
+import { registerRevokeRoute } from './routes/revoke.js';
 import { registerTokenRoute } from './routes/token.js';
 
 export interface AppOptions {
@@ -33,10 +36,13 @@ export async function buildApp(auth: AuthService, options: AppOptions = {}): Pro
       registerBodyParsers(scope);
       registerTokenRoute(scope, auth, metrics);
       registerLogoutRoute(scope, auth);
+      registerRevokeRoute(scope, auth);
+      registerIntrospectRoute(scope, auth);
       registerCertsRoute(scope, auth);
     },
     { prefix: config.basePath },
   );
+  registerMetadataRoutes(app, auth);
   registerHealthRoutes(app, auth);
   registerMetricsRoute(app, metrics);
   app.setNotFoundHandler((request, reply) => {

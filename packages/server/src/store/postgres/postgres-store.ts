@@ -341,7 +341,7 @@ export class PostgresStore implements Store {
         `SELECT s.*, t.issued_at AS token_issued_at, t.expires_at AS token_expires_at
            FROM ${s}.refresh_tokens t JOIN ${s}.sessions s ON s.id = t.session_id
           WHERE t.hash = $1
-`,
+          FOR UPDATE OF s`,
         [request.presentedHash],
       );
       const sessionRow = found.rows[0];

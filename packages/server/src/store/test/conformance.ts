@@ -186,6 +186,13 @@ export function describeStoreConformance(name: string, open: () => Promise<Opene
         assert.equal(await store.findUserById(randomUUID()), null);
       });
 
+      it('looking up any string a client may send as a username finds nobody instead of failing', async () => {
+        await addUser('a');
+        for (const username of ['a\u0000', '\u0000', 'a\u0000b', 'x'.repeat(16 * 1024), '\u{1F600}'.repeat(4000), '']) {
+          assert.equal(await store.findUserByUsername(username), null);
+        }
+      });
+
       it('listUsers returns every user and countUsers counts them', async () => {
         assert.deepEqual(await store.listUsers(), []);
         assert.equal(await store.countUsers(), 0);
@@ -782,6 +789,19 @@ export function describeStoreConformance(name: string, open: () => Promise<Opene
         assert.equal((await store.getFailures('user:bob', T0 + 1)).count, 1);
         assert.deepEqual(await store.recordFailure('user:alice', T0 + 2, WINDOW), { count: 1, resetAt: T0 + 2 + WINDOW });
         await store.clearFailures('user:never-seen');
+      });
+
+      it('any string is a counter key: NUL characters and 16 KiB keys count separately from their neighbours', async () => {
+        const keys = ['user:a\u0000b', 'user:a', 'user:ab', `user:${'x'.repeat(16 * 1024)}`, `user:${'x'.repeat(16 * 1024 - 1)}`];
+        for (const [i, name] of keys.entries()) {
+          for (let n = 0; n <= i; n += 1) await store.recordFailure(name, T0, WINDOW);
+        }
+        for (const [i, name] of keys.entries()) {
+          assert.deepEqual(await store.getFailures(name, T0 + 1), { count: i + 1, resetAt: T0 + WINDOW }, `key #${i}`);
+        }
+        await store.clearFailures(keys[0] as string);
+        assert.equal((await store.getFailures(keys[0] as string, T0 + 1)).count, 0);
+        assert.equal((await store.getFailures(keys[1] as string, T0 + 1)).count, 2);
       });
 
       it('concurrent failures are each counted once', async () => {

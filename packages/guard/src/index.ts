@@ -1,0 +1,28 @@
+/**
+ * `@antpeer/guard`: verifies AntPeer access tokens (RFC 9068 JWTs) and makes every route
+ * authenticated unless explicitly public.
+ *
+ * @module
+ */
+export { createVerifier } from './verify.js';
+export type { AccessTokenClaims, Identity, Verifier, VerifierOptions } from './verify.js';
+export { createKeySet } from './jwks.js';
+export type { JSONWebKeySet, KeySet, KeySetOptions, KeySetSource } from './jwks.js';
+export { authenticate } from './authenticate.js';
+export type { Authentication, AuthenticateOptions } from './authenticate.js';
+export { challenge } from './challenge.js';
+export type { ChallengeResponse } from './challenge.js';
+export { antpeerGuard } from './fastify.js';
+export type { AuthGuard, GuardedRoute, GuardPluginOptions } from './fastify.js';
+export { createNodeGuard } from './node.js';
+export type { NodeGuard, NodeGuardOptions } from './node.js';
+export { assertAllRoutesProtected } from './testing.js';
+export type { AssertAllRoutesProtectedOptions } from './testing.js';
+export {
+  GuardError,
+  InvalidRequestError,
+  InvalidTokenError,
+  TokenMissingError,
+  VerifierUnavailableError,
+} from './errors.js';
+export type { GuardErrorCode, InvalidTokenReason } from './errors.js';
