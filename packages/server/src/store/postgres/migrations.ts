@@ -66,7 +66,7 @@ export const postgresMigrations: readonly string[] = [
   );
   CREATE INDEX audit_events_at ON audit_events (at);
   CREATE TABLE failure_counters (
-    key      TEXT PRIMARY KEY,
+    key      TEXT PRIMARY KEY, -- SHA-256 (hex) of the counter key: see counterKey()
     count    INTEGER NOT NULL,
     reset_at BIGINT NOT NULL
   );

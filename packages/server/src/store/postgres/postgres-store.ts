@@ -135,6 +135,15 @@ function toAuditEvent(row: AuditRow): AuditEvent {
   };
 }
 
+/**
+ * Counter keys embed whatever a client sent as a username: it may hold NUL (which PostgreSQL TEXT
+ * refuses) or run to the body limit (past what a btree entry holds). Only the key's SHA-256 is
+ * kept, which also keeps passwords typed into the username field out of the table.
+ */
+function counterKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
 /** A stable 64-bit advisory-lock key for `name` (signed, as PostgreSQL's BIGINT). */
 function advisoryLockKey(name: string): string {
   return createHash('sha256').update(name).digest().readBigInt64BE(0).toString();
@@ -261,6 +270,8 @@ export class PostgresStore implements Store {
   }
 
   async findUserByUsername(username: string): Promise<User | null> {
+    // A client may send any string; one with NUL cannot be stored in TEXT, so no user has it.
+    if (username.includes('\u0000')) return null;
     const { rows } = await this.#pool.query<UserRow>(`SELECT * FROM ${this.#s}.users WHERE username = $1`, [username]);
     return rows[0] ? toUser(rows[0]) : null;
   }
@@ -549,7 +560,7 @@ export class PostgresStore implements Store {
          count = CASE WHEN f.reset_at > $3 THEN f.count + 1 ELSE 1 END,
          reset_at = CASE WHEN f.reset_at > $3 THEN f.reset_at ELSE EXCLUDED.reset_at END
        RETURNING count, reset_at`,
-      [key, now + windowMs, now],
+      [counterKey(key), now + windowMs, now],
     );
     const row = rows[0] as CounterRow;
     return { count: row.count, resetAt: Number(row.reset_at) };
@@ -558,7 +569,7 @@ export class PostgresStore implements Store {
   async getFailures(key: string, now: number): Promise<FailureCount> {
     const { rows } = await this.#pool.query<CounterRow>(
       `SELECT count, reset_at FROM ${this.#s}.failure_counters WHERE key = $1`,
-      [key],
+      [counterKey(key)],
     );
     const row = rows[0];
     if (!row || Number(row.reset_at) <= now) return { count: 0, resetAt: now };
@@ -566,7 +577,7 @@ export class PostgresStore implements Store {
   }
 
   async clearFailures(key: string): Promise<void> {
-    await this.#pool.query(`DELETE FROM ${this.#s}.failure_counters WHERE key = $1`, [key]);
+    await this.#pool.query(`DELETE FROM ${this.#s}.failure_counters WHERE key = $1`, [counterKey(key)]);
   }
 
   async purgeExpired(before: number, limit: number): Promise<number> {
