@@ -1,3 +1,4 @@
+import { createVerifier, type Verifier } from '@antpeer/guard';
 import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
@@ -19,6 +20,8 @@ export interface AuthService {
   readonly bruteForce: BruteForceGuard;
   readonly keys: KeyRing;
   readonly refreshTokens: RefreshTokens;
+  /** Verifies access tokens' signatures and claims against this server's own keys (no store checks). */
+  readonly accessTokens: Verifier;
 }
 
 export interface AuthServiceOptions {
@@ -60,5 +63,17 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
     }),
     keys,
     refreshTokens: new RefreshTokens(refreshKey),
+    accessTokens: createVerifier({
+      issuer: config.issuer,
+      audience: config.audience,
+      // The keys are in this process: re-read them on any unknown kid, no cooldown needed.
+      jwks: () => keys.jwks(),
+      jwksCooldown: 0,
+      jwksMaxAge: 30,
+      // The not-before policy is checked against the store on every request instead.
+      notBeforePolicy: false,
+      clockTolerance: 0,
+      clock: () => clock.now(),
+    }),
   };
 }

@@ -1,5 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AuthService } from '../auth-service.js';
+import { registerGateway } from '../gateway/gateway.js';
 import { registerBodyParsers } from './body.js';
 import { createErrorHandler, type UnavailabilityTest } from './errors.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -42,6 +43,7 @@ export async function buildApp(auth: AuthService, options: AppOptions = {}): Pro
     },
     { prefix: config.basePath },
   );
+  await app.register((scope) => registerGateway(scope, auth), { prefix: config.basePath });
   registerMetadataRoutes(app, auth);
   registerHealthRoutes(app, auth);
   registerMetricsRoute(app, metrics);

@@ -24,7 +24,7 @@ async function introspectAccessToken(auth: AuthService, token: string): Promise<
   if (token.split('.').length !== 3) return INACTIVE;
   const identity = await verifyAccessToken(auth, token);
   if (!identity) return INACTIVE;
-  const { claims } = identity;
+  const { claims } = identity.identity;
   return {
     active: true,
     token_type: 'Bearer',
