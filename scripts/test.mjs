@@ -15,7 +15,7 @@ function findTests(dir, found = []) {
 }
 
 const filters = process.argv.slice(2);
-const files = findTests('packages')
+const files = ['packages', 'examples'].flatMap((root) => findTests(root))
   .filter((file) => filters.length === 0 || filters.some((filter) => file.includes(filter)))
   .sort();
 if (files.length === 0) {

@@ -1,10 +1,15 @@
 import argon2 from 'argon2';
 import { randomSecret } from '../random.js';
 
-/** OWASP Password Storage Cheat Sheet, argon2id: 19 MiB, 2 iterations, parallelism 1. */
-export const OWASP_ARGON2ID = Object.freeze({ memoryCost: 19_456, timeCost: 2, parallelism: 1 });
+/** argon2id cost parameters: memory in KiB, iterations, lanes. */
+export interface Argon2Parameters {
+  readonly memoryCost: number;
+  readonly timeCost: number;
+  readonly parallelism: number;
+}
 
-export type Argon2Parameters = typeof OWASP_ARGON2ID;
+/** OWASP Password Storage Cheat Sheet, argon2id: 19 MiB, 2 iterations, parallelism 1. */
+export const OWASP_ARGON2ID: Argon2Parameters = Object.freeze({ memoryCost: 19_456, timeCost: 2, parallelism: 1 });
 
 /** The outcome of checking a password against a stored hash. */
 export interface PasswordCheck {

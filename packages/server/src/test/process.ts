@@ -151,7 +151,7 @@ async function poll<T>(what: string, serve: { child: ChildProcess; stderr(): str
  * 200. The caller must `stop()` it (or SIGKILL `child`) in an `after`/`finally`.
  */
 export async function startServe(options: { dataDir: string; env?: Record<string, string> }): Promise<ServeProcess> {
-  const port = await freePort();
+  const port = options.env?.PORT === undefined ? await freePort() : Number(options.env.PORT);
   const child = spawn(process.execPath, [BIN, 'serve'], {
     env: childEnv({ ANTPEER_DATA_DIR: options.dataDir, PORT: String(port), ...options.env }),
     stdio: ['ignore', 'pipe', 'pipe'],
