@@ -92,14 +92,14 @@ export class FakeServer {
       graceMs: options.graceMs ?? 10_000,
       refreshTokenField: options.refreshTokenField ?? 'refresh_token',
     };
-    let instance: FakeServer | undefined;
-    const server = createServer((req, res) => {
-      instance?.handle(req, res).catch(() => res.destroy());
-    });
+    const server = createServer();
     server.keepAliveTimeout = 60_000;
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
-    instance = new FakeServer(server, `http://127.0.0.1:${port}${resolved.basePath}`, resolved, options.tokenDelayMs ?? 0);
+    const instance = new FakeServer(server, `http://127.0.0.1:${port}${resolved.basePath}`, resolved, options.tokenDelayMs ?? 0);
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      instance.handle(req, res).catch(() => res.destroy());
+    });
     return instance;
   }
 
@@ -201,10 +201,12 @@ export class FakeServer {
       if (session.live === presented) {
         if (!session.active) return [400, oauthError('invalid_grant', 'Session not active')];
         if (now >= session.refreshExpiresAt) return [400, oauthError('invalid_grant', 'Token is not active')];
+        session.refreshExpiresAt = now + this.#options.refreshExpiresIn * 1000;
+        // A server that sends no new refresh token keeps the old one alive (no rotation).
+        if (this.#options.refreshTokenField === 'none-on-refresh') return [200, this.tokenAnswer(session, presented, 'refresh')];
         const successor = opaque();
         session.previous = { token: presented, rotatedAt: now, successor };
         session.live = successor;
-        session.refreshExpiresAt = now + this.#options.refreshExpiresIn * 1000;
         return [200, this.tokenAnswer(session, successor, 'refresh')];
       }
       if (session.previous?.token === presented) {

@@ -1,0 +1,4 @@
+import { describeTokenStore } from '../test/store-conformance.js';
+import { MemoryTokenStore } from './memory.js';
+
+describeTokenStore('MemoryTokenStore', async () => new MemoryTokenStore());
