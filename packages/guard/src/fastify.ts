@@ -83,7 +83,7 @@ function routeMethods(route: RouteOptions): string[] {
   return Array.isArray(route.method) ? [...route.method] : [route.method as string];
 }
 
-const plugin: FastifyPluginCallback<GuardPluginOptions> = (fastify, options, done) => {
+function installGuard(fastify: Parameters<FastifyPluginCallback<GuardPluginOptions>>[0], options: GuardPluginOptions): void {
   const verifier = options?.verifier;
   if (typeof verifier !== 'object' || verifier === null || typeof verifier[kPeek] !== 'function') {
     throw new TypeError('the guard needs a verifier made by createVerifier()');
@@ -157,6 +157,15 @@ const plugin: FastifyPluginCallback<GuardPluginOptions> = (fastify, options, don
     fastify.log.info({ publicRoutes: list }, `AntPeer guard: ${list.length} public route(s), every other route requires a token`);
     ready();
   });
+}
+
+const plugin: FastifyPluginCallback<GuardPluginOptions> = (fastify, options, done) => {
+  try {
+    installGuard(fastify, options);
+  } catch (error) {
+    done(error as Error);
+    return;
+  }
   done();
 };
 

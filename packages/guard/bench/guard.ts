@@ -1,0 +1,238 @@
+// `npm run bench:guard`: what the guard costs a service, as ratios measured in one run
+// (DESIGN §5). Real Fastify servers on loopback, each in its own child process so that the load
+// generator (autocannon, this process) and the server do not share an event loop.
+//
+//   guarded route, repeated token   vs  the same route unguarded          target ≥ 0.85×
+//   guarded route, new token each   vs  raw Ed25519 verify (node:crypto)  target ≥ 0.9×
+//   gateway vs direct upstream      — added by the server package, see `gatewayRows` below
+//
+// Options: --duration <s> (per round and scenario, default 2), --rounds <n> (default 3),
+// --connections <n> (default 32).
+import { fork, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import Fastify from 'fastify';
+import { antpeerGuard, createVerifier } from '../src/index.js';
+import { AUDIENCE, FakeIssuer } from '../src/test/fake-issuer.js';
+
+/** One line of the printed table. */
+export interface BenchRow {
+  scenario: string;
+  /** Operations (requests or verifications) per second. */
+  rate: number;
+  /** 99th percentile latency in ms, for HTTP rows. */
+  p99?: number;
+  /** `rate / baseline rate`, with the baseline's name and the target. */
+  ratio?: { value: number; versus: string; target: number };
+  note?: string;
+}
+
+/** What a later benchmark part may reuse: the issuer, fresh tokens and the load generator. */
+export interface BenchContext {
+  issuer: string;
+  audience: string;
+  duration: number;
+  connections: number;
+  mintToken(): string;
+  load(url: string, options?: { token?: () => string; amount?: number }): Promise<{ rate: number; p99: number }>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gateway vs direct upstream — PLACEHOLDER for the server package (issue 3, "Benchmark").
+// Replace the body: start an upstream and the AntPeer gateway in front of it (each in its own
+// process), then return e.g.
+//   [{ scenario: 'upstream direct', rate: direct.rate, p99: direct.p99 },
+//    { scenario: 'through the gateway', rate: gw.rate, p99: gw.p99,
+//      ratio: { value: gw.rate / direct.rate, versus: 'upstream direct', target: <target> } }]
+// ---------------------------------------------------------------------------------------------
+export async function gatewayRows(_context: BenchContext): Promise<BenchRow[]> {
+  return [];
+}
+
+const SERVE_FLAG = '--serve';
+const ROUTE = '/bankit-api/antPeer/v1/user/accounts';
+
+/** Child process: one Fastify app, guarded or not, answering like an application endpoint. */
+async function serve(mode: string, issuer: string): Promise<void> {
+  const app = Fastify({ logger: false });
+  if (mode === 'guarded') {
+    await app.register(antpeerGuard, { verifier: createVerifier({ issuer, audience: AUDIENCE }) });
+    app.get(ROUTE, async (request) => ({ owner: request.auth.subject, accounts: [] }));
+  } else {
+    app.get(ROUTE, async () => ({ owner: 'user-42', accounts: [] }));
+  }
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  process.send?.({ port: typeof address === 'object' && address !== null ? address.port : 0 });
+}
+
+async function startServer(mode: 'guarded' | 'unguarded', issuer: string): Promise<{ url: string; child: ChildProcess }> {
+  const child = fork(fileURLToPath(import.meta.url), [SERVE_FLAG, mode, issuer], {
+    execArgv: ['--import', 'tsx'],
+    stdio: 'inherit',
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (message: { port: number }) => resolve(message.port));
+    child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}${ROUTE}`, child };
+}
+
+function stopServer(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill();
+  });
+}
+
+/** Compact EdDSA access tokens minted with node:crypto: fast enough to pre-mint a whole run. */
+function tokenMinter(issuer: string, privateKey: KeyObject, kid: string): () => string {
+  const header = Buffer.from(JSON.stringify({ alg: 'EdDSA', typ: 'at+jwt', kid })).toString('base64url');
+  let serial = 0;
+  return () => {
+    const now = Math.floor(Date.now() / 1000);
+    serial += 1;
+    const claims = { iss: issuer, sub: 'user-42', aud: AUDIENCE, exp: now + 900, iat: now, jti: `bench-${serial}`, client_id: 'fintech-app', sid: 's-1' };
+    const input = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+    return `${input}.${sign(null, Buffer.from(input), privateKey).toString('base64url')}`;
+  };
+}
+
+/** The ceiling: how many Ed25519 signatures node:crypto verifies per second on one thread. */
+function rawVerifyRate(tokens: readonly string[], publicKey: KeyObject, seconds: number): number {
+  const parts = tokens.map((token) => {
+    const dot = token.lastIndexOf('.');
+    return { data: Buffer.from(token.slice(0, dot)), signature: Buffer.from(token.slice(dot + 1), 'base64url') };
+  });
+  const deadline = performance.now() + seconds * 1000;
+  const start = performance.now();
+  let count = 0;
+  while (performance.now() < deadline) {
+    for (let i = 0; i < 256; i++) {
+      const part = parts[count % parts.length]!;
+      if (!verify(null, part.data, publicKey, part.signature)) throw new Error('bench token does not verify');
+      count += 1;
+    }
+  }
+  return count / ((performance.now() - start) / 1000);
+}
+
+function argument(name: string, fallback: number): number {
+  const index = process.argv.indexOf(name);
+  const value = index === -1 ? fallback : Number(process.argv[index + 1]);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number`);
+  return value;
+}
+
+function printTable(rows: readonly BenchRow[]): void {
+  const lines = [
+    ['scenario', 'rate /s', 'p99 ms', 'ratio', 'target', ''],
+    ...rows.map((row) => [
+      row.scenario,
+      Math.round(row.rate).toLocaleString('en-US'),
+      row.p99 === undefined ? '' : String(row.p99),
+      row.ratio === undefined ? '' : `${row.ratio.value.toFixed(2)}× ${row.ratio.versus}`,
+      row.ratio === undefined ? '' : `≥ ${row.ratio.target}×`,
+      row.ratio === undefined ? (row.note ?? '') : row.ratio.value >= row.ratio.target ? 'ok' : `BELOW TARGET${row.note ? ` (${row.note})` : ''}`,
+    ]),
+  ];
+  const widths = lines[0]!.map((_, column) => Math.max(...lines.map((line) => line[column]!.length)));
+  const format = (line: string[]) => `| ${line.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ')} |`;
+  console.log(format(lines[0]!));
+  console.log(`|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`);
+  for (const line of lines.slice(1)) console.log(format(line));
+}
+
+export async function runGuardBench(): Promise<BenchRow[]> {
+  const duration = argument('--duration', 2);
+  const rounds = argument('--rounds', 3);
+  const connections = argument('--connections', 32);
+  const issuer = await FakeIssuer.start(Date.now);
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  issuer.published = [{ ...publicKey.export({ format: 'jwk' }), kid: 'bench', alg: 'EdDSA', use: 'sig' }];
+  const mintToken = tokenMinter(issuer.issuer, privateKey, 'bench');
+  const repeated = mintToken();
+  const children: ChildProcess[] = [];
+
+  async function load(url: string, options: { token?: () => string; amount?: number } = {}) {
+    const token = options.token ?? (() => repeated);
+    const result = await autocannon({
+      url,
+      connections,
+      ...(options.amount === undefined ? { duration } : { amount: options.amount }),
+      requests: [{ method: 'GET', setupRequest: (request) => ({ ...request, headers: { ...request.headers, authorization: `Bearer ${token()}` } }) }],
+    });
+    if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
+      throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`);
+    }
+    return { rate: result.requests.average, p99: result.latency.p99 };
+  }
+  const best = (runs: { rate: number; p99: number }[]) => runs.reduce((a, b) => (b.rate > a.rate ? b : a));
+
+  try {
+    const started = performance.now();
+    const plain = await startServer('unguarded', issuer.issuer);
+    children.push(plain.child);
+    const guarded = await startServer('guarded', issuer.issuer);
+    children.push(guarded.child);
+    await load(plain.url, { amount: 2_000 });
+    await load(guarded.url, { amount: 2_000 });
+
+    // Rounds interleave the scenarios and each keeps its best round, so that load from other
+    // processes on a shared machine skews every scenario alike instead of one of them.
+    const runs = { unguarded: [] as { rate: number; p99: number }[], repeated: [] as { rate: number; p99: number }[], fresh: [] as { rate: number; p99: number }[] };
+    const ceilings: number[] = [];
+    let minted = 0;
+    for (let round = 0; round < rounds; round++) {
+      ceilings.push(rawVerifyRate(Array.from({ length: 2_000 }, mintToken), publicKey, 1));
+      runs.unguarded.push(await load(plain.url));
+      runs.repeated.push(await load(guarded.url));
+      // Pre-mint a round's worth of distinct tokens; should the server outpace the estimate, the
+      // rest are minted during the run, which only slows the load generator (conservative).
+      const fresh = Array.from({ length: Math.ceil(1.2 * Math.max(...ceilings) * duration) }, mintToken);
+      let next = 0;
+      runs.fresh.push(await load(guarded.url, { token: () => fresh[next++] ?? (minted++, mintToken()) }));
+    }
+    const unguardedRun = best(runs.unguarded);
+    const repeatedRun = best(runs.repeated);
+    const freshRun = best(runs.fresh);
+    const ceiling = Math.max(...ceilings);
+
+    const context: BenchContext = { issuer: issuer.issuer, audience: AUDIENCE, duration, connections, mintToken, load };
+    const rows: BenchRow[] = [
+      { scenario: 'route, unguarded', rate: unguardedRun.rate, p99: unguardedRun.p99 },
+      {
+        scenario: 'route, guarded, repeated token',
+        rate: repeatedRun.rate,
+        p99: repeatedRun.p99,
+        ratio: { value: repeatedRun.rate / unguardedRun.rate, versus: 'unguarded', target: 0.85 },
+      },
+      { scenario: 'raw Ed25519 verify, node:crypto, 1 thread', rate: ceiling },
+      {
+        scenario: 'route, guarded, new token each request',
+        rate: freshRun.rate,
+        p99: freshRun.p99,
+        ratio: { value: freshRun.rate / ceiling, versus: 'raw verify', target: 0.9 },
+        note: `${minted > 0 ? `${minted} tokens minted during the run; ` : ''}CPU bound here ≈ ${Math.round(1 / (1 / unguardedRun.rate + 1 / (cpus().length * ceiling)))}/s`,
+      },
+      ...(await gatewayRows(context)),
+    ];
+    console.log(
+      `\n@antpeer/guard benchmark: best of ${rounds} interleaved rounds of ${duration}s, ${connections} connections, ` +
+        `${cpus().length} CPUs shared with the load generator, ${Math.round((performance.now() - started) / 1000)}s\n`,
+    );
+    printTable(rows);
+    return rows;
+  } finally {
+    await Promise.all(children.map(stopServer));
+    await issuer.close();
+  }
+}
+
+if (process.argv[2] === SERVE_FLAG) {
+  await serve(process.argv[3] ?? 'guarded', process.argv[4] ?? '');
+} else if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  await runGuardBench();
+}
