@@ -226,6 +226,11 @@ describe('antpeer-auth serve with ANTPEER_BOOTSTRAP_USERNAME and ANTPEER_BOOTSTR
     assert.equal(other.status, 401);
     assert.equal((other.body as ErrorResponse).error, 'invalid_grant');
   });
+
+  test('SIGINT shuts the server down with exit code 0', async () => {
+    assert.ok(serve, 'started by the previous test');
+    assert.deepEqual(await serve.stop('SIGINT'), { code: 0, signal: null });
+  });
 });
 
 describe('antpeer-auth serve with a bad environment value', () => {

@@ -1,0 +1,219 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { ConfigError, loadConfig } from './config.js';
+
+/** Asserts that `env` is refused with a ConfigError whose message names `variable`. */
+function assertRefused(env: Record<string, string>, variable: string): void {
+  assert.throws(
+    () => loadConfig(env),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
+      assert.match(error.message, new RegExp(`(^|[^A-Z_])${variable}([^A-Z_]|$)`), error.message);
+      return true;
+    },
+  );
+}
+
+describe('loadConfig defaults', () => {
+  test('an empty environment gives the documented defaults', () => {
+    const config = loadConfig({});
+    assert.equal(config.port, 8080);
+    assert.equal(config.host, '127.0.0.1');
+    assert.equal(config.basePath, '/bankit-api/antPeer/v1');
+    assert.equal(config.issuer, 'http://127.0.0.1:8080/bankit-api/antPeer/v1');
+    assert.equal(config.audience, config.issuer);
+    assert.equal(config.dataDir, resolve('./data'));
+    assert.equal(config.databaseUrl, null);
+    assert.equal(config.secret, null);
+    assert.equal(config.accessTokenTtl, 900);
+    assert.equal(config.sessionIdle, 1800);
+    assert.equal(config.sessionMax, 36_000);
+    assert.equal(config.refreshGrace, 10);
+    assert.equal(config.signingAlgorithm, 'EdDSA');
+    assert.equal(config.bootstrapUsername, null);
+    assert.equal(config.bootstrapPassword, null);
+    assert.equal(config.upstream, null);
+    assert.equal(config.bodyLimit, 16_384);
+    assert.equal(config.trustProxy, false);
+    assert.equal(config.logLevel, 'info');
+  });
+
+  test('an empty string counts as unset', () => {
+    const config = loadConfig({ PORT: '', HOST: '', ANTPEER_SESSION_IDLE: '', DATABASE_URL: '', ANTPEER_ISSUER: '' });
+    assert.equal(config.port, 8080);
+    assert.equal(config.host, '127.0.0.1');
+    assert.equal(config.sessionIdle, 1800);
+    assert.equal(config.databaseUrl, null);
+    assert.equal(config.issuer, 'http://127.0.0.1:8080/bankit-api/antPeer/v1');
+  });
+
+  test('the issuer is derived from HOST, PORT and ANTPEER_BASE_PATH', () => {
+    const config = loadConfig({ HOST: '0.0.0.0', PORT: '9000', ANTPEER_BASE_PATH: '/api/v2/' });
+    assert.equal(config.basePath, '/api/v2');
+    assert.equal(config.issuer, 'http://0.0.0.0:9000/api/v2');
+  });
+
+  test('an IPv6 HOST is bracketed in the derived issuer', () => {
+    assert.equal(loadConfig({ HOST: '::1', PORT: '8081' }).issuer, 'http://[::1]:8081/bankit-api/antPeer/v1');
+  });
+
+  test('ANTPEER_ISSUER is used as given, without a trailing slash, and is the default audience', () => {
+    const config = loadConfig({ ANTPEER_ISSUER: 'https://auth.example.com/bankit-api/antPeer/v1/' });
+    assert.equal(config.issuer, 'https://auth.example.com/bankit-api/antPeer/v1');
+    assert.equal(config.audience, config.issuer);
+  });
+
+  test('valid values of every kind are accepted', () => {
+    const config = loadConfig({
+      PORT: '0',
+      ANTPEER_DATA_DIR: '/tmp/antpeer-somewhere',
+      DATABASE_URL: 'postgres://user:pw@localhost:5432/antpeer',
+      ANTPEER_ACCESS_TOKEN_TTL: '300',
+      ANTPEER_SESSION_IDLE: '600',
+      ANTPEER_SESSION_MAX: '600',
+      ANTPEER_REFRESH_GRACE: '0',
+      ANTPEER_SECRET: Buffer.alloc(32, 7).toString('base64url'),
+      ANTPEER_SIGNING_ALG: 'ES256',
+      ANTPEER_BOOTSTRAP_USERNAME: 'merchant-app',
+      ANTPEER_BOOTSTRAP_PASSWORD: 'twelve chars!',
+      ANTPEER_UPSTREAM: 'http://127.0.0.1:9999',
+      ANTPEER_LOG_LEVEL: 'warn',
+    });
+    assert.equal(config.port, 0);
+    assert.equal(config.dataDir, '/tmp/antpeer-somewhere');
+    assert.equal(config.databaseUrl, 'postgres://user:pw@localhost:5432/antpeer');
+    assert.equal(config.accessTokenTtl, 300);
+    assert.equal(config.sessionIdle, 600);
+    assert.equal(config.sessionMax, 600);
+    assert.equal(config.refreshGrace, 0);
+    assert.equal(config.signingAlgorithm, 'ES256');
+    assert.equal(config.bootstrapUsername, 'merchant-app');
+    assert.equal(config.bootstrapPassword, 'twelve chars!');
+    assert.equal(config.upstream, 'http://127.0.0.1:9999');
+    assert.equal(config.logLevel, 'warn');
+  });
+
+  test('a bootstrap username alone is accepted (the password is then generated)', () => {
+    const config = loadConfig({ ANTPEER_BOOTSTRAP_USERNAME: 'merchant-app' });
+    assert.equal(config.bootstrapUsername, 'merchant-app');
+    assert.equal(config.bootstrapPassword, null);
+  });
+
+  test('the returned configuration is frozen', () => {
+    const config = loadConfig({});
+    assert.ok(Object.isFrozen(config));
+    assert.throws(() => {
+      (config as { port: number }).port = 1;
+    }, TypeError);
+    assert.equal(config.port, 8080);
+  });
+});
+
+describe('loadConfig refuses a bad value with a ConfigError naming the variable', () => {
+  const cases: Array<[variable: string, env: Record<string, string>]> = [
+    ['PORT', { PORT: 'abc' }],
+    ['PORT', { PORT: '65536' }],
+    ['PORT', { PORT: '-1' }],
+    ['PORT', { PORT: '80.5' }],
+    ['PORT', { PORT: '0x50' }],
+    ['ANTPEER_BASE_PATH', { ANTPEER_BASE_PATH: 'no/leading/slash' }],
+    ['ANTPEER_BASE_PATH', { ANTPEER_BASE_PATH: '/with space' }],
+    ['ANTPEER_BASE_PATH', { ANTPEER_BASE_PATH: '/query?x=1' }],
+    ['ANTPEER_ISSUER', { ANTPEER_ISSUER: 'not a url' }],
+    ['ANTPEER_ISSUER', { ANTPEER_ISSUER: 'ftp://auth.example.com' }],
+    ['DATABASE_URL', { DATABASE_URL: 'mysql://x' }],
+    ['DATABASE_URL', { DATABASE_URL: 'localhost:5432' }],
+    ['ANTPEER_ACCESS_TOKEN_TTL', { ANTPEER_ACCESS_TOKEN_TTL: '0' }],
+    ['ANTPEER_ACCESS_TOKEN_TTL', { ANTPEER_ACCESS_TOKEN_TTL: '15m' }],
+    ['ANTPEER_SESSION_IDLE', { ANTPEER_SESSION_IDLE: '-5' }],
+    ['ANTPEER_SESSION_IDLE', { ANTPEER_SESSION_IDLE: '1e3' }],
+    ['ANTPEER_SESSION_MAX', { ANTPEER_SESSION_MAX: 'forever' }],
+    ['ANTPEER_SESSION_MAX', { ANTPEER_SESSION_IDLE: '1800', ANTPEER_SESSION_MAX: '1799' }],
+    ['ANTPEER_SESSION_MAX', { ANTPEER_SESSION_MAX: '900' }],
+    ['ANTPEER_REFRESH_GRACE', { ANTPEER_REFRESH_GRACE: '-1' }],
+    ['ANTPEER_REFRESH_GRACE', { ANTPEER_REFRESH_GRACE: '301' }],
+    ['ANTPEER_REFRESH_GRACE', { ANTPEER_REFRESH_GRACE: 'ten' }],
+    ['ANTPEER_SECRET', { ANTPEER_SECRET: 'too-short' }],
+    ['ANTPEER_SECRET', { ANTPEER_SECRET: `${'A'.repeat(42)}=` }],
+    ['ANTPEER_SIGNING_ALG', { ANTPEER_SIGNING_ALG: 'HS256' }],
+    ['ANTPEER_SIGNING_ALG', { ANTPEER_SIGNING_ALG: 'none' }],
+    ['ANTPEER_SIGNING_ALG', { ANTPEER_SIGNING_ALG: 'eddsa' }],
+    ['ANTPEER_BOOTSTRAP_PASSWORD', { ANTPEER_BOOTSTRAP_PASSWORD: 'a good long password' }],
+    ['ANTPEER_BOOTSTRAP_PASSWORD', { ANTPEER_BOOTSTRAP_USERNAME: 'merchant-app', ANTPEER_BOOTSTRAP_PASSWORD: 'short' }],
+    ['ANTPEER_BOOTSTRAP_USERNAME', { ANTPEER_BOOTSTRAP_USERNAME: 'has space' }],
+    ['ANTPEER_UPSTREAM', { ANTPEER_UPSTREAM: 'not a url' }],
+    ['ANTPEER_UPSTREAM', { ANTPEER_UPSTREAM: 'file:///etc/passwd' }],
+    ['ANTPEER_LOG_LEVEL', { ANTPEER_LOG_LEVEL: 'verbose' }],
+    ['ANTPEER_TRUST_PROXY', { ANTPEER_TRUST_PROXY: 'yes' }],
+    ['ANTPEER_BODY_LIMIT', { ANTPEER_BODY_LIMIT: '10' }],
+    ['ANTPEER_DATABASE_SCHEMA', { ANTPEER_DATABASE_SCHEMA: 'drop table; --' }],
+    ['ANTPEER_DATABASE_POOL_SIZE', { ANTPEER_DATABASE_POOL_SIZE: '0' }],
+    ['ANTPEER_MIGRATE_ON_START', { ANTPEER_MIGRATE_ON_START: 'no' }],
+    ['ANTPEER_AUDIT_RETENTION', { ANTPEER_AUDIT_RETENTION: '-1' }],
+    ['ANTPEER_PURGE_INTERVAL', { ANTPEER_PURGE_INTERVAL: 'hourly' }],
+  ];
+  for (const [variable, env] of cases) {
+    const shown = Object.entries(env)
+      .map(([name, value]) => `${name}=${JSON.stringify(value)}`)
+      .join(' ');
+    test(`${shown} is refused naming ${variable}`, () => assertRefused(env, variable));
+  }
+});
+
+describe('loadConfig with ANTPEER_CONFIG_FILE', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'antpeer-config-'));
+  const write = (name: string, content: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, content);
+    return path;
+  };
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('values from the file are used, numbers and strings alike', () => {
+    const file = write('ok.json', JSON.stringify({ PORT: 9090, HOST: '127.0.0.2', ANTPEER_SESSION_IDLE: '600', ANTPEER_REFRESH_GRACE: 0 }));
+    const config = loadConfig({ ANTPEER_CONFIG_FILE: file });
+    assert.equal(config.port, 9090);
+    assert.equal(config.host, '127.0.0.2');
+    assert.equal(config.sessionIdle, 600);
+    assert.equal(config.refreshGrace, 0);
+    assert.equal(config.issuer, 'http://127.0.0.2:9090/bankit-api/antPeer/v1');
+  });
+
+  test('an environment variable overrides the same key in the file', () => {
+    const file = write('override.json', JSON.stringify({ PORT: 9090, ANTPEER_SESSION_IDLE: 600 }));
+    const config = loadConfig({ ANTPEER_CONFIG_FILE: file, PORT: '7070' });
+    assert.equal(config.port, 7070);
+    assert.equal(config.sessionIdle, 600);
+  });
+
+  test('a bad value in the file is refused naming the variable', () => {
+    assertRefused({ ANTPEER_CONFIG_FILE: write('bad-value.json', JSON.stringify({ ANTPEER_SIGNING_ALG: 'HS256' })) }, 'ANTPEER_SIGNING_ALG');
+  });
+
+  test('a file that is missing, not JSON, not an object or holds a nested value is refused naming ANTPEER_CONFIG_FILE', () => {
+    for (const file of [
+      join(dir, 'missing.json'),
+      write('not-json.json', 'PORT=8080'),
+      write('array.json', '[1, 2]'),
+      write('nested.json', JSON.stringify({ PORT: { value: 1 } })),
+    ]) {
+      assertRefused({ ANTPEER_CONFIG_FILE: file }, 'ANTPEER_CONFIG_FILE');
+    }
+  });
+});
+
+describe('loadConfig: known gaps (todo until config.ts is fixed; see the test report)', () => {
+  test(
+    'ANTPEER_ISSUER with a query or fragment is refused naming ANTPEER_ISSUER (RFC 8414 §2)',
+    { todo: 'config.ts accepts any http(s) URL as the issuer' },
+    () => assertRefused({ ANTPEER_ISSUER: 'https://auth.example.com/v1?tenant=a#x' }, 'ANTPEER_ISSUER'),
+  );
+  test(
+    'a HOST that is not a host name or address is refused naming HOST',
+    { todo: 'HOST is not validated; serve then fails with "getaddrinfo ENOTFOUND", not naming HOST' },
+    () => assertRefused({ HOST: 'not a host' }, 'HOST'),
+  );
+});
