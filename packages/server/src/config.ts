@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 
 /** Signing algorithms the server can issue access tokens with. */
@@ -13,6 +14,16 @@ export interface Config {
   audience: string;
   dataDir: string;
   databaseUrl: string | null;
+  /** The PostgreSQL schema holding the tables: `ANTPEER_DATABASE_SCHEMA`, else `?schema=` in the URL, else `public`. */
+  databaseSchema: string;
+  /** Most connections each server process opens to PostgreSQL. */
+  databasePoolSize: number;
+  /** Apply pending store migrations at start; when false, start refuses a store that needs them. */
+  migrateOnStart: boolean;
+  /** Days an audit event is kept before the purge deletes it; 0 keeps them forever. */
+  auditRetention: number;
+  /** Seconds between two runs of the background purge; 0 turns it off (run `antpeer-auth purge` instead). */
+  purgeInterval: number;
   /** Server secret (base64url, 32 bytes) given by the operator; null means `dataDir/secret.key`. */
   secret: string | null;
   accessTokenTtl: number;
@@ -76,6 +87,33 @@ function url(source: Source, name: string, protocols: string[]): string | null {
   return raw;
 }
 
+function flag(source: Source, name: string, fallback: boolean): boolean {
+  const raw = text(source, name);
+  if (raw === null) return fallback;
+  if (raw !== 'true' && raw !== 'false') throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+  return raw === 'true';
+}
+
+/** What a PostgreSQL schema name must look like (it is quoted into every statement). */
+const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/** The schema from ANTPEER_DATABASE_SCHEMA or the URL's `?schema=`; both set means they must agree. */
+function databaseSchema(source: Source, databaseUrl: string | null): string {
+  const fromEnv = text(source, 'ANTPEER_DATABASE_SCHEMA');
+  const fromUrl = databaseUrl === null ? null : new URL(databaseUrl).searchParams.get('schema') || null;
+  if (fromEnv !== null && fromUrl !== null && fromEnv !== fromUrl) {
+    throw new ConfigError(
+      `ANTPEER_DATABASE_SCHEMA ("${fromEnv}") and the schema in DATABASE_URL ("${fromUrl}") differ; set only one`,
+    );
+  }
+  const schema = fromEnv ?? fromUrl ?? 'public';
+  if (!SCHEMA_NAME.test(schema)) {
+    const name = fromEnv !== null ? 'ANTPEER_DATABASE_SCHEMA' : 'DATABASE_URL ?schema=';
+    throw new ConfigError(`${name} must be a plain SQL identifier (letters, digits, _; at most 63), got "${schema}"`);
+  }
+  return schema;
+}
+
 function basePath(source: Source): string {
   const raw = text(source, 'ANTPEER_BASE_PATH') ?? '/bankit-api/antPeer/v1';
   if (!/^(\/[A-Za-z0-9._~-]+)*\/?$/.test(raw)) {
@@ -111,12 +149,21 @@ function readConfigFile(path: string): Source {
  */
 export function loadConfig(env: Source = process.env): Readonly<Config> {
   const file = text(env, 'ANTPEER_CONFIG_FILE');
-  const source: Source = { ...(file ? readConfigFile(file) : {}), ...env };
+  // An empty variable counts as unset, so it does not hide the file's value.
+  const setInEnv = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const source: Source = { ...(file ? readConfigFile(file) : {}), ...setInEnv };
 
   const port = integer(source, 'PORT', 8080, 0, 65535);
   const host = text(source, 'HOST') ?? '127.0.0.1';
+  if (isIP(host) === 0 && !/^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(host)) {
+    throw new ConfigError(`HOST must be an IP address or a host name, got "${host}"`);
+  }
   const base = basePath(source);
-  const issuer = (url(source, 'ANTPEER_ISSUER', ['http:', 'https:']) ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}${base}`).replace(/\/$/, '');
+  const configuredIssuer = url(source, 'ANTPEER_ISSUER', ['http:', 'https:']);
+  if (configuredIssuer !== null && (new URL(configuredIssuer).search !== '' || new URL(configuredIssuer).hash !== '' || configuredIssuer.includes('#'))) {
+    throw new ConfigError('ANTPEER_ISSUER must have no query or fragment (RFC 8414 §2)');
+  }
+  const issuer = (configuredIssuer ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}${base}`).replace(/\/$/, '');
   const accessTokenTtl = integer(source, 'ANTPEER_ACCESS_TOKEN_TTL', 900, 1, 86_400);
   const sessionIdle = integer(source, 'ANTPEER_SESSION_IDLE', 1800, 1, 31_536_000);
   const sessionMax = integer(source, 'ANTPEER_SESSION_MAX', 36_000, 1, 31_536_000);
@@ -151,6 +198,8 @@ export function loadConfig(env: Source = process.env): Readonly<Config> {
     throw new ConfigError(`ANTPEER_TRUST_PROXY must be true or false, got "${trustProxy}"`);
   }
 
+  const databaseUrl = url(source, 'DATABASE_URL', ['postgres:', 'postgresql:']);
+
   return Object.freeze({
     port,
     host,
@@ -158,7 +207,12 @@ export function loadConfig(env: Source = process.env): Readonly<Config> {
     issuer,
     audience: text(source, 'ANTPEER_AUDIENCE') ?? issuer,
     dataDir: resolve(text(source, 'ANTPEER_DATA_DIR') ?? './data'),
-    databaseUrl: url(source, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    databaseUrl,
+    databaseSchema: databaseSchema(source, databaseUrl),
+    databasePoolSize: integer(source, 'ANTPEER_DATABASE_POOL_SIZE', 10, 1, 1000),
+    migrateOnStart: flag(source, 'ANTPEER_MIGRATE_ON_START', true),
+    auditRetention: integer(source, 'ANTPEER_AUDIT_RETENTION', 90, 0, 36_500),
+    purgeInterval: integer(source, 'ANTPEER_PURGE_INTERVAL', 600, 0, 86_400),
     secret,
     accessTokenTtl,
     sessionIdle,

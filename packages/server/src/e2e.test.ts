@@ -158,10 +158,12 @@ describe('antpeer-auth serve, spawned as a real process over a fresh data direct
     }
   });
 
-  test('the data directory holds antpeer.sqlite and a secret.key readable only by its owner', () => {
-    assert.ok(statSync(join(data.dir, 'antpeer.sqlite')).isFile());
-    const key = statSync(join(data.dir, 'secret.key'));
-    assert.equal(key.mode & 0o777, 0o600);
+  test('the data directory holds antpeer.sqlite and a secret.key, both readable only by their owner', () => {
+    for (const name of ['antpeer.sqlite', 'antpeer.sqlite-wal', 'secret.key']) {
+      const file = statSync(join(data.dir, name));
+      assert.ok(file.isFile(), name);
+      assert.equal(file.mode & 0o777, 0o600, name);
+    }
   });
 
   test('the database files hold neither a refresh token, the password, nor the server secret', () => {

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
   UsernameTakenError,
@@ -134,6 +134,13 @@ export class SqliteStore implements Store {
     this.#db.pragma('synchronous = FULL');
     this.#db.pragma('busy_timeout = 5000');
     this.#db.pragma('foreign_keys = ON');
+    if (options.filename !== ':memory:') {
+      // It holds password hashes and sealed keys: owner only. SQLite gives later -wal and -shm
+      // files the database file's mode.
+      for (const suffix of ['', '-wal', '-shm']) {
+        if (existsSync(options.filename + suffix)) chmodSync(options.filename + suffix, 0o600);
+      }
+    }
   }
 
   #sql(sql: string): Database.Statement {
@@ -160,6 +167,19 @@ export class SqliteStore implements Store {
         this.#db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(version, Date.now());
       });
     });
+  }
+
+  async pendingMigrations(): Promise<number> {
+    const table = this.#db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
+    if (!table) return sqliteMigrations.length;
+    const { n } = this.#db.prepare('SELECT COUNT(*) AS n FROM schema_migrations').get() as { n: number };
+    return sqliteMigrations.length - n;
+  }
+
+  /** Another process held the write lock past `busy_timeout`: worth a retry, not a bug. */
+  isUnavailableError(error: unknown): boolean {
+    const code = (error as { code?: unknown } | null)?.code;
+    return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
   }
 
   async ping(): Promise<void> {
@@ -461,5 +481,15 @@ export class SqliteStore implements Store {
       ).run(before, limit).changes;
       return sessions + tokens + counters;
     });
+  }
+
+  async purgeAudit(before: number, limit: number): Promise<number> {
+    return this.#write(
+      () =>
+        this.#sql('DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < ? ORDER BY at LIMIT ?)').run(
+          before,
+          limit,
+        ).changes,
+    );
   }
 }
