@@ -1,5 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AuthService } from '../auth-service.js';
+import { systemClock } from '../clock.js';
 import { registerGateway } from '../gateway/gateway.js';
 import { registerBodyParsers } from './body.js';
 import { createErrorHandler, type UnavailabilityTest } from './errors.js';
@@ -30,6 +31,13 @@ export async function buildApp(auth: AuthService, options: AppOptions = {}): Pro
     trustProxy: config.trustProxy,
     return503OnClosing: true,
   });
+  if (auth.clock !== systemClock) {
+    // With an injected clock, the Date header tells the same time as the tokens (clients use it
+    // to correct their own clock).
+    app.addHook('onSend', async (_request, reply) => {
+      reply.header('date', new Date(auth.clock.now()).toUTCString());
+    });
+  }
   app.setErrorHandler(createErrorHandler(config.bodyLimit, options.isUnavailable ?? (() => false)));
 
   await app.register(
