@@ -14,5 +14,8 @@ if (!file || !existsSync(file)) {
   console.error(`usage: npm run bench -- <${Object.keys(benches).join('|')}> [options]`);
   process.exit(2);
 }
+// Benchmarks start the built `antpeer-auth` binary: build first so they never measure stale code.
+const build = spawnSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
+if (build.status !== 0) process.exit(build.status ?? 1);
 const result = spawnSync(process.execPath, ['--import', 'tsx', file, ...args], { stdio: 'inherit' });
 process.exit(result.status ?? 1);
