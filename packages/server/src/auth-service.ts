@@ -36,6 +36,8 @@ export interface AuthServiceOptions {
 }
 
 const REFRESH_KEY_PURPOSE = 'antpeer refresh-token key';
+/** Least time between two reads of the signing keys caused by requests (unknown kids, JWKS fetches). */
+export const KEY_REREAD_MS = 1000;
 
 /** Wires the domain over an open, migrated store. */
 export async function createAuthService(options: AuthServiceOptions): Promise<AuthService> {
@@ -66,8 +68,9 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
     accessTokens: createVerifier({
       issuer: config.issuer,
       audience: config.audience,
-      // The keys are in this process: re-read them on any unknown kid, no cooldown needed.
-      jwks: () => keys.jwks(),
+      // The keys are in this process; on an unknown kid (another instance may have rotated) they
+      // are re-read from the store, at most once a second however many unknown kids arrive.
+      jwks: () => keys.fresh(KEY_REREAD_MS),
       jwksCooldown: 0,
       jwksMaxAge: 30,
       // The not-before policy is checked against the store on every request instead.

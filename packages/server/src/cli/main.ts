@@ -4,6 +4,7 @@ import { ConfigError } from '../config.js';
 import { registerKeysCommands } from './keys.js';
 import { registerMigrateCommand } from './migrate.js';
 import { registerPolicyCommands } from './policy.js';
+import { registerPurgeCommand } from './purge.js';
 import { registerServeCommand } from './serve.js';
 import { registerSessionsCommands } from './sessions.js';
 import { registerUsersCommands } from './users.js';
@@ -19,6 +20,7 @@ registerSessionsCommands(program);
 registerPolicyCommands(program);
 registerKeysCommands(program);
 registerMigrateCommand(program);
+registerPurgeCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -137,6 +137,8 @@ export interface Store {
 
   /** Applies pending migrations; safe to call from several processes at once. */
   migrate(): Promise<void>;
+  /** How many migrations `migrate()` would apply (a server started without migrating refuses to run on a store that needs them). */
+  pendingMigrations(): Promise<number>;
   /** Resolves when the store answers. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -191,6 +193,15 @@ export interface Store {
 
   /** Deletes sessions, tokens and counters that ended or expired before `before`, at most `limit` rows each. */
   purgeExpired(before: number, limit: number): Promise<number>;
+  /** Deletes audit events recorded before `before`, oldest first, at most `limit` of them. */
+  purgeAudit(before: number, limit: number): Promise<number>;
+
+  /**
+   * Whether `error` (thrown by one of this store's methods) means the database cannot be reached
+   * right now, as opposed to a bug: the HTTP layer answers 503 with Retry-After for these. Adapters
+   * that cannot be unreachable (an embedded file) may leave it out.
+   */
+  isUnavailableError?(error: unknown): boolean;
 }
 
 /** A username that already exists. */

@@ -41,6 +41,9 @@ export class KeyRing {
   #active: SigningKey | null = null;
   #jwks: JsonWebKeySet = { keys: [] };
   #stored: StoredKey[] = [];
+  /** When the last read from the store began (clock ms); a failed read counts, so an outage is not hammered. */
+  #readAt = Number.NEGATIVE_INFINITY;
+  #reading: Promise<void> | null = null;
 
   private constructor(
     private readonly store: Store,
@@ -64,6 +67,7 @@ export class KeyRing {
 
   /** Re-reads the keys from the store (another instance or the CLI may have rotated them). */
   async reload(): Promise<void> {
+    this.#readAt = this.clock.now();
     this.#stored = await this.store.listKeys();
     const current = this.#stored.find((key) => key.retiredAt === null);
     if (current && current.kid !== this.#active?.kid) {
@@ -71,6 +75,26 @@ export class KeyRing {
       this.#active = { kid: current.kid, alg: current.alg as SigningAlgorithm, privateKey: createPrivateKey(pem) };
     }
     this.#refreshJwks();
+  }
+
+  /**
+   * The published keys, re-read from the store first when the last read is older than `maxAgeMs`:
+   * another instance (or the CLI) may have rotated, and a token it signed must verify here too.
+   * Concurrent callers share one read; a read slower than `waitMs` (the store is down) or a failed
+   * one leaves the keys already held, which is what access-token verification needs during an outage.
+   */
+  async fresh(maxAgeMs: number, waitMs = 1000): Promise<JsonWebKeySet> {
+    if (this.clock.now() - this.#readAt >= maxAgeMs) {
+      this.#reading ??= this.reload()
+        .catch(() => undefined)
+        .finally(() => {
+          this.#reading = null;
+        });
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.#reading, new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+      clearTimeout(timer);
+    }
+    return this.#jwks;
   }
 
   #refreshJwks(): void {

@@ -17,6 +17,7 @@ import {
   type UserPatch,
 } from '../port.js';
 import { postgresMigrations } from './migrations.js';
+import { isPostgresUnavailableError } from './unavailable.js';
 
 // node-postgres hands BIGINT back as a string (it may exceed 2^53); every time here is a
 // millisecond count well inside that range, so rows are parsed back to numbers one by one.
@@ -156,7 +157,12 @@ export interface PostgresStoreOptions {
   schema?: string;
   /** Most connections the pool opens. Default 10. */
   poolSize?: number;
+  /** How long a request waits for a connection before it fails as unavailable (ms). Default 5000. */
+  connectTimeoutMs?: number;
 }
+
+/** Starts TCP keep-alive probes on a connection idle this long, so a dead peer is noticed. */
+const KEEPALIVE_DELAY_MS = 10_000;
 
 /**
  * The scale-out store: any number of server processes over one PostgreSQL (DESIGN §3). Every
@@ -183,6 +189,10 @@ export class PostgresStore implements Store {
       connectionString: options.connectionString,
       max: options.poolSize ?? 10,
       application_name: 'antpeer-auth',
+      // Without a bound, a request waits forever for a connection to a database that does not answer.
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
     });
     // An idle connection that dies (database restart, network cut) must not crash the process:
     // the pool drops it, and the next query that needs the database reports the failure.
@@ -192,6 +202,12 @@ export class PostgresStore implements Store {
   async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.#pool.connect();
     let broken = false;
+    // The pool listens for errors only on idle clients: a checked-out one whose connection drops
+    // would emit an 'error' nobody handles and take the process down. The failing query reports it.
+    const onError = () => {
+      broken = true;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const result = await work(client);
@@ -205,6 +221,7 @@ export class PostgresStore implements Store {
       }
       throw error;
     } finally {
+      client.removeListener('error', onError);
       client.release(broken);
     }
   }
@@ -234,6 +251,19 @@ export class PostgresStore implements Store {
         );
       }
     });
+  }
+
+  async pendingMigrations(): Promise<number> {
+    const table = await this.#pool.query<{ found: string | null }>('SELECT to_regclass($1)::text AS found', [
+      `${this.#s}.schema_migrations`,
+    ]);
+    if (!table.rows[0]?.found) return postgresMigrations.length;
+    const { rows } = await this.#pool.query<{ n: Bigint }>(`SELECT COUNT(*) AS n FROM ${this.#s}.schema_migrations`);
+    return postgresMigrations.length - Number(rows[0]?.n ?? 0);
+  }
+
+  isUnavailableError(error: unknown): boolean {
+    return isPostgresUnavailableError(error);
   }
 
   async ping(): Promise<void> {
@@ -602,5 +632,15 @@ export class PostgresStore implements Store {
       [before, limit],
     );
     return (sessions.rowCount ?? 0) + (tokens.rowCount ?? 0) + (counters.rowCount ?? 0);
+  }
+
+  async purgeAudit(before: number, limit: number): Promise<number> {
+    const s = this.#s;
+    const result = await this.#pool.query(
+      `DELETE FROM ${s}.audit_events WHERE id IN (
+         SELECT id FROM ${s}.audit_events WHERE at < $1 ORDER BY at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+      [before, limit],
+    );
+    return result.rowCount ?? 0;
   }
 }

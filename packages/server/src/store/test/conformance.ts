@@ -139,6 +139,28 @@ export function describeStoreConformance(name: string, open: () => Promise<Opene
         assert.equal(await store.countUsers(), 0);
       });
 
+      it('a fresh store has pending migrations; once migrated it has none', async () => {
+        assert.equal(await store.pendingMigrations(), 0);
+        const fresh = await open();
+        try {
+          assert.ok((await fresh.store.pendingMigrations()) > 0);
+          await fresh.store.migrate();
+          assert.equal(await fresh.store.pendingMigrations(), 0);
+        } finally {
+          await fresh.cleanup();
+        }
+      });
+
+      it('an ordinary failure, such as a taken username, is not reported as the store being unavailable', async () => {
+        await addUser('taken');
+        const error = await addUser('taken').then(
+          () => assert.fail('a taken username must throw'),
+          (thrown: unknown) => thrown,
+        );
+        assert.equal(store.isUnavailableError?.(error) ?? false, false);
+        assert.equal(store.isUnavailableError?.(new Error('boom')) ?? false, false);
+      });
+
       it('ping resolves when the store answers', async () => {
         await store.ping();
         assert.equal(typeof store.kind, 'string');
@@ -884,6 +906,29 @@ export function describeStoreConformance(name: string, open: () => Promise<Opene
         await store.purgeExpired(before, 100);
         assert.equal(await remaining(), 0);
         assert.equal(await store.purgeExpired(before, 100), 0);
+      });
+    });
+
+    describe('purgeAudit', () => {
+      function event(at: number, detail: string) {
+        return { at, type: 'refresh_token_reuse', userId: null, sessionId: null, sourceAddress: '', userAgent: '', detail };
+      }
+
+      it('deletes events recorded before the cut-off, oldest first, and keeps later ones', async () => {
+        for (const [at, detail] of [[T0 + 3, 'c'], [T0 + 1, 'a'], [T0 + 10, 'kept'], [T0 + 2, 'b']] as const) {
+          await store.recordAudit(event(at, detail));
+        }
+        assert.equal(await store.purgeAudit(T0 + 10, 2), 2);
+        assert.deepEqual((await store.listAudit(10)).map((e) => e.detail), ['kept', 'c']);
+        assert.equal(await store.purgeAudit(T0 + 10, 100), 1);
+        assert.deepEqual((await store.listAudit(10)).map((e) => e.detail), ['kept']);
+        assert.equal(await store.purgeAudit(T0 + 10, 100), 0);
+      });
+
+      it('purgeExpired leaves audit events alone', async () => {
+        await store.recordAudit(event(T0, 'old'));
+        await store.purgeExpired(T0 + 100 * IDLE, 100);
+        assert.equal((await store.listAudit(10)).length, 1);
       });
     });
   });

@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { SQLITE_FILENAME } from '../store/open.js';
+import type { Store } from '../store/port.js';
+import { PostgresStore } from '../store/postgres/postgres-store.js';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import {
+  SKIP_WITHOUT_DATABASE,
+  TEST_DATABASE_URL,
+  dropSchema,
+  makeDataDir,
+  newSecret,
+  runAntpeer,
+  startInstance,
+  uniqueSchema,
+  waitFor,
+} from './fixtures.js';
+
+const DAY = 86_400_000;
+
+interface Seeded {
+  expiredSession: string;
+  liveSession: string;
+}
+
+/** Rows due for purging (an expired session, a lapsed counter, a 100-day-old audit event) beside rows that are not. */
+async function seed(store: Store): Promise<Seeded> {
+  const now = Date.now();
+  const user = await store.createUser({ id: randomUUID(), username: `app-${randomUUID()}`, passwordHash: 'h', createdAt: now - 2 * DAY });
+  const session = (at: number, idle: number) =>
+    store.createSession({
+      id: randomUUID(),
+      userId: user.id,
+      createdAt: at,
+      idleExpiresAt: at + idle,
+      maxExpiresAt: at + 10 * idle,
+      source: { address: '192.0.2.9', userAgent: 'purge.test' },
+      refreshTokenHash: randomUUID(),
+    });
+  const expired = await session(now - DAY, 60_000);
+  const live = await session(now, DAY);
+  await store.recordFailure('lapsed', now - DAY, 1000);
+  await store.recordFailure('counting', now, DAY);
+  const audit = (at: number, detail: string) =>
+    store.recordAudit({ at, type: 'test', userId: null, sessionId: null, sourceAddress: '', userAgent: '', detail });
+  await audit(now - 100 * DAY, 'old');
+  await audit(now - 10 * DAY, 'recent');
+  return { expiredSession: expired.id, liveSession: live.id };
+}
+
+async function assertPurged(store: Store, seeded: Seeded): Promise<void> {
+  assert.equal(await store.getSession(seeded.expiredSession), null);
+  assert.ok(await store.getSession(seeded.liveSession));
+  assert.equal((await store.getFailures('counting', Date.now())).count, 1);
+  assert.deepEqual((await store.listAudit(10)).map((event) => event.detail), ['recent']);
+}
+
+describe('purging expired rows and old audit events', { concurrency: 2 }, () => {
+  test('antpeer-auth purge on PostgreSQL deletes what is due, in batches, and keeps the rest', { skip: SKIP_WITHOUT_DATABASE }, async () => {
+    const schema = uniqueSchema();
+    const store = new PostgresStore({ connectionString: TEST_DATABASE_URL as string, schema, poolSize: 2 });
+    try {
+      await store.migrate();
+      const seeded = await seed(store);
+      const env = { DATABASE_URL: TEST_DATABASE_URL as string, ANTPEER_DATABASE_SCHEMA: schema, ANTPEER_SECRET: newSecret() };
+      const result = await runAntpeer(['purge', '--batch', '1'], env);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /purged [1-9]\d* expired session, token and counter row\(s\) and 1 audit event\(s\) \(postgres\)/);
+      await assertPurged(store, seeded);
+      const again = await runAntpeer(['purge'], env);
+      assert.match(again.stdout, /purged 0 .* and 0 audit/);
+    } finally {
+      await store.close();
+      await dropSchema(schema);
+    }
+  });
+
+  test('antpeer-auth purge on SQLite honours ANTPEER_AUDIT_RETENTION, and 0 keeps audit events forever', async () => {
+    const data = makeDataDir();
+    try {
+      const store = new SqliteStore({ filename: join(data.dir, SQLITE_FILENAME) });
+      await store.migrate();
+      const seeded = await seed(store);
+      const kept = await runAntpeer(['purge'], { ANTPEER_DATA_DIR: data.dir, ANTPEER_AUDIT_RETENTION: '0' });
+      assert.equal(kept.code, 0, kept.stderr);
+      assert.equal((await store.listAudit(10)).length, 2);
+      const result = await runAntpeer(['purge'], { ANTPEER_DATA_DIR: data.dir, ANTPEER_AUDIT_RETENTION: '30' });
+      assert.equal(result.code, 0, result.stderr);
+      await assertPurged(store, seeded);
+      await store.close();
+    } finally {
+      data.cleanup();
+    }
+  });
+
+  test('a running server purges in the background every ANTPEER_PURGE_INTERVAL seconds', { skip: SKIP_WITHOUT_DATABASE }, async () => {
+    const schema = uniqueSchema();
+    const store = new PostgresStore({ connectionString: TEST_DATABASE_URL as string, schema, poolSize: 2 });
+    const server = await startInstance({
+      DATABASE_URL: TEST_DATABASE_URL as string,
+      ANTPEER_DATABASE_SCHEMA: schema,
+      ANTPEER_SECRET: newSecret(),
+      ANTPEER_PURGE_INTERVAL: '1',
+    });
+    try {
+      const seeded = await seed(store);
+      await waitFor('the background purge', async () => ((await store.listAudit(10)).length === 1 ? true : undefined), 10_000);
+      await waitFor('the expired session to go', async () => ((await store.getSession(seeded.expiredSession)) === null ? true : undefined));
+      await assertPurged(store, seeded);
+    } finally {
+      await server.stop('SIGKILL');
+      await store.close();
+      await dropSchema(schema);
+    }
+  });
+});
