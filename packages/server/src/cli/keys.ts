@@ -6,7 +6,7 @@ export function registerKeysCommands(program: Command): void {
   const keys = program.command('keys').description('signing keys');
   keys
     .command('rotate')
-    .description('create a new signing key; running servers pick it up within 30 seconds')
+    .description('create a new signing key; running servers publish it within a second and sign with it within 5 seconds')
     .action(async () => {
       const kid = await withAuth((auth) => auth.keys.rotate());
       process.stdout.write(`new signing key ${kid}\n`);
