@@ -1,10 +1,8 @@
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import type { BootstrapResult } from '../bootstrap.js';
-import { isClusterWorker, runPrimary, runWorker } from '../cluster.js';
 import { loadConfig, type Config } from '../config.js';
 import { createLogger } from '../logger.js';
-import { startServer } from '../server.js';
 import { CliError } from './context.js';
 
 /** `--workers`: a count, or 0 / `auto` for one per core. */
@@ -29,6 +27,7 @@ function announceBootstrap(bootstrap: BootstrapResult): void {
 
 /** One process serving until SIGINT or SIGTERM. */
 async function serveSingle(config: Readonly<Config>): Promise<void> {
+  const { startServer } = await import('../server.js');
   const server = await startServer(config);
   announceBootstrap(server.bootstrap);
   server.app.log.info({ issuer: config.issuer, store: server.auth.store.kind }, `token endpoint at ${config.issuer}/auth/token`);
@@ -51,6 +50,7 @@ async function serveSingle(config: Readonly<Config>): Promise<void> {
  */
 async function serveCluster(config: Readonly<Config>, workers: number): Promise<void> {
   const logger = createLogger(config.logLevel);
+  const [{ startServer }, { runPrimary }] = await Promise.all([import('../server.js'), import('../cluster.js')]);
   const prepared = await startServer(config, { listen: false, logger });
   const { bootstrap } = prepared;
   await prepared.close();
@@ -71,6 +71,8 @@ export function registerServeCommand(program: Command): void {
     .option('--workers <n>', 'worker processes sharing the port (node:cluster); 0 or auto = one per core', '1')
     .action(async (options: { workers: string }) => {
       const config = loadConfig();
+      // The server (Fastify, metrics, the gateway) loads only here: the admin commands stay quick.
+      const { isClusterWorker, runWorker } = await import('../cluster.js');
       if (isClusterWorker()) {
         await runWorker(config);
         return;
