@@ -154,6 +154,48 @@ describe('SqliteStore on one file', () => {
       await reopened.close();
     }
   });
+
+  it('rotations of many sessions committed together (group commit) are all on disk after a reopen', async () => {
+    const filename = join(dir, `${randomUUID()}.db`);
+    const first = new SqliteStore({ filename });
+    await first.migrate();
+    const sessions = await Promise.all(Array.from({ length: 100 }, () => seedSession(first)));
+    const successors = sessions.map(() => newHash());
+    // Issued in one event-loop turn: they share one transaction.
+    const outcomes = await Promise.all(
+      sessions.map((session, index) => first.rotateRefreshToken(rotation(session.token, successors[index] as string, T0 + 1000))),
+    );
+    assert.deepEqual(new Set(outcomes.map((outcome) => outcome.kind)), new Set(['rotated']));
+    await first.close();
+    const reopened = new SqliteStore({ filename });
+    try {
+      for (const successor of successors) assert.equal((await reopened.findRefreshToken(successor))?.live, true);
+    } finally {
+      await reopened.close();
+    }
+  });
+
+  it('in one group commit, a rotation that meets an unexpected error fails alone; the others commit', async () => {
+    const filename = join(dir, `${randomUUID()}.db`);
+    const store = new SqliteStore({ filename });
+    await store.migrate();
+    try {
+      const good = await seedSession(store);
+      const bad = await seedSession(store);
+      const goodSuccessor = newHash();
+      // The bad rotation's successor collides with an existing token hash: its INSERT fails.
+      const results = await Promise.allSettled([
+        store.rotateRefreshToken(rotation(bad.token, good.token, T0 + 1000)),
+        store.rotateRefreshToken(rotation(good.token, goodSuccessor, T0 + 1000)),
+      ]);
+      assert.equal(results[0].status, 'rejected');
+      assert.equal(results[1].status, 'fulfilled');
+      assert.equal((await store.findRefreshToken(goodSuccessor))?.live, true);
+      assert.equal((await store.findRefreshToken(bad.token))?.live, true, 'the failed rotation changed nothing');
+    } finally {
+      await store.close();
+    }
+  });
 });
 
 const storeModule = fileURLToPath(new URL('./sqlite-store.ts', import.meta.url));
