@@ -1,7 +1,9 @@
 // Child process of token.ts: the raw argon2id verify rate, in-process, with as many
 // verifications in flight as the libuv threadpool has threads (what the server can use).
-// Prints one JSON line on stdout. Usage: argon2-rate.ts '<params json>' <seconds>
+// Usage: argon2-rate.ts '<params json>' — then, for each line "measure <seconds>" on stdin, it
+// measures for that long and prints one JSON line; it is idle in between, and exits when stdin ends.
 import argon2 from 'argon2';
+import { createInterface } from 'node:readline';
 
 interface Params {
   memoryCost: number;
@@ -10,10 +12,8 @@ interface Params {
 }
 
 const params = JSON.parse(process.argv[2] ?? '{}') as Params;
-const seconds = Number(process.argv[3] ?? '8');
 const concurrency = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
 const password = 'argon2 bench password, long enough';
-
 const hash = await argon2.hash(password, { type: argon2.argon2id, ...params });
 
 async function run(ms: number): Promise<{ count: number; elapsed: number }> {
@@ -31,5 +31,11 @@ async function run(ms: number): Promise<{ count: number; elapsed: number }> {
 }
 
 await run(1000); // warm-up: page in the memory, spin up the threadpool
-const { count, elapsed } = await run(seconds * 1000);
-process.stdout.write(`${JSON.stringify({ rate: count / elapsed, count, elapsed, concurrency })}\n`);
+process.stdout.write(`${JSON.stringify({ ready: true, concurrency })}\n`);
+
+for await (const line of createInterface({ input: process.stdin })) {
+  const match = /^measure (\d+(?:\.\d+)?)$/.exec(line.trim());
+  if (!match) throw new Error(`argon2-rate: unexpected command ${line}`);
+  const { count, elapsed } = await run(Number(match[1]) * 1000);
+  process.stdout.write(`${JSON.stringify({ rate: count / elapsed, count, elapsed, concurrency })}\n`);
+}

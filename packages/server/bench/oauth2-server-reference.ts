@@ -131,7 +131,9 @@ const server = createServer(async (req, res) => {
       return;
     }
     const body = Object.fromEntries(new URLSearchParams(await readBody(req)));
-    const request = new OAuth2Server.Request({ method: req.method, headers: req.headers, query: {}, body });
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers[name] = value;
+    const request = new OAuth2Server.Request({ method: req.method, headers, query: {}, body });
     const response = new OAuth2Server.Response({ headers: {} });
     try {
       await oauth.token(request, response);
