@@ -1,4 +1,3 @@
-import replyFrom from '@fastify/reply-from';
 import { InvalidTokenError, authenticate, challenge, type ChallengeResponse } from '@antpeer/guard';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -68,6 +67,8 @@ export async function registerGateway(app: FastifyInstance, auth: AuthService): 
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
 
   if (upstream !== null) {
+    // Loaded only with an upstream: without one, the proxy (and undici) stay out of memory.
+    const { default: replyFrom } = await import('@fastify/reply-from');
     await app.register(replyFrom, {
       base: upstream.origin,
       retryMethods: [],
