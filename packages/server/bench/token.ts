@@ -6,6 +6,8 @@
 //   2. the raw argon2id verify rate at the server's parameters, threadpool-wide;
 //   3. our server: idle RSS (first start, then restarted: after start-up and after one login), password grants/s, refresh grants/s;
 //   4. @node-oauth/oauth2-server on the same store kind, refresh grants/s;
+//   5. refresh grants on PostgreSQL (BENCH_DATABASE_URL or TEST_DATABASE_URL, default the local
+//      test database; skipped when none answers), one instance and two instances over one schema;
 //   then 1 again. Each measurement is cut in slices interleaved with its reference's (raw verify /
 //   password grant; ours / theirs), so load from other processes drifting during the run hits both
 //   alike; references that move by more than 15% are reported as "machine not quiet".
@@ -16,6 +18,7 @@
 //          --server <path/to/cli/main.js> (benchmark another build of the server, e.g. a prototype),
 //          --server-env KEY=VALUE[,KEY=VALUE…] (extra environment for our server).
 import autocannon from 'autocannon';
+import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -381,6 +384,110 @@ const spread = (values: number[]) => (Math.max(...values) - Math.min(...values))
 const MAX_SPREAD = 0.15;
 
 /** Several slices of one load measured as one: total answers over total time, p50 weighted, worst p99. */
+type PostgresResult =
+  | { skipped: string }
+  | { one: LoadResult; two: LoadResult; twoPerInstance: [number, number] };
+
+const BENCH_DATABASE_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** Refresh grants on PostgreSQL, with one and with two server instances, each in its own process. */
+async function measurePostgres(serverArgs: string[]): Promise<PostgresResult> {
+  const { default: pg } = await import('pg');
+  const admin = new pg.Client({ connectionString: BENCH_DATABASE_URL, connectionTimeoutMillis: 3000 });
+  try {
+    await admin.connect();
+  } catch (error) {
+    return { skipped: `no PostgreSQL at BENCH_DATABASE_URL / TEST_DATABASE_URL (${(error as Error).message})` };
+  }
+  const schema = `antpeer_bench_${randomBytes(6).toString('hex')}`;
+  const ports = [await freePort(), await freePort()] as const;
+  const issuer = `http://127.0.0.1:${ports[0]}${TOKEN_PATH.replace(/\/auth\/token$/, '')}`;
+  // Every instance of one deployment shares the server secret and the issuer.
+  const secret = randomBytes(32).toString('base64url');
+  const env = (port: number) => ({
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATABASE_URL: BENCH_DATABASE_URL,
+    ANTPEER_DATABASE_SCHEMA: schema,
+    ANTPEER_SECRET: secret,
+    ANTPEER_ISSUER: issuer,
+    ANTPEER_DATA_DIR: tempDir('antpeer-bench-pg-'),
+    ANTPEER_LOG_LEVEL: 'warn',
+    ANTPEER_BOOTSTRAP_USERNAME: APP.username,
+    ANTPEER_BOOTSTRAP_PASSWORD: APP.password,
+    ANTPEER_SOURCE_FAILURE_LIMIT: '1000000',
+    ANTPEER_LOCKOUT_THRESHOLD: '1000000',
+  });
+  const instances: Child[] = [];
+  try {
+    log(`PostgreSQL: one instance (schema ${schema})…`);
+    instances.push(startChild('antpeer-auth serve (PostgreSQL A)', serverArgs, env(ports[0])));
+    await waitHealthy(instances[0] as Child, `http://127.0.0.1:${ports[0]}/healthz`);
+    const pools: [string[], string[]] = [[], []];
+    for (let i = 0; i < POOL_SIZE * 2; i++) {
+      const body = await postToken(`http://127.0.0.1:${ports[0]}${TOKEN_PATH}`, JSON.stringify(APP), 'application/json');
+      pools[i % 2]?.push(body.refresh_token as string);
+    }
+    const refreshAt = (port: number, sessions: string[]) => ({
+      url: `http://127.0.0.1:${port}${TOKEN_PATH}`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: refreshWorkload(sessions, ''),
+      onOk: (body: string) => sessions.push(refreshTokenOf(body)),
+    });
+    const both = [...pools[0], ...pools[1]];
+    assertClean('PostgreSQL warm-up', await load({ ...refreshAt(ports[0], both), seconds: WARMUP }));
+    const one = await load({ ...refreshAt(ports[0], both), seconds: DURATION });
+    assertClean('refresh grant (PostgreSQL, one instance)', one);
+    const half = Math.floor(both.length / 2);
+    const split: [string[], string[]] = [both.slice(0, half), both.slice(half)];
+
+    log('PostgreSQL: two instances…');
+    instances.push(startChild('antpeer-auth serve (PostgreSQL B)', serverArgs, env(ports[1])));
+    await waitHealthy(instances[1] as Child, `http://127.0.0.1:${ports[1]}/healthz`);
+    await Promise.all([0, 1].map((i) => load({ ...refreshAt(ports[i] as number, split[i] as string[]), seconds: WARMUP })));
+    const [a, b] = await Promise.all([0, 1].map((i) => load({ ...refreshAt(ports[i] as number, split[i] as string[]), seconds: DURATION }))) as [LoadResult, LoadResult];
+    assertClean('refresh grant (PostgreSQL, instance A of two)', a);
+    assertClean('refresh grant (PostgreSQL, instance B of two)', b);
+    const two: LoadResult = {
+      ...a,
+      ok: a.ok + b.ok,
+      rate: a.rate + b.rate,
+      non2xx: a.non2xx + b.non2xx,
+      errors: a.errors + b.errors,
+      timeouts: a.timeouts + b.timeouts,
+      p50: Math.max(a.p50, b.p50),
+      p99: Math.max(a.p99, b.p99),
+    };
+    return { one, two, twoPerInstance: [a.rate, b.rate] };
+  } finally {
+    await Promise.all(instances.map(stopChild));
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined);
+    await admin.end();
+  }
+}
+
+function postgresRows(result: PostgresResult, sqliteRate: number): string[][] {
+  if ('skipped' in result) return [['refresh grant, PostgreSQL', 'skipped', result.skipped, '—', '—', '—']];
+  return [
+    [
+      `refresh grant, PostgreSQL, 1 instance — p50 ${ms(result.one.p50)}, p99 ${ms(result.one.p99)}, non-2xx ${result.one.non2xx}`,
+      rate(result.one.rate),
+      `${rate(sqliteRate)} SQLite`,
+      `${ratio(result.one.rate / sqliteRate)} of SQLite`,
+      '(no target)',
+      '—',
+    ],
+    [
+      `refresh grant, PostgreSQL, 2 instances (same machine) — p50 ${ms(result.two.p50)}, p99 ${ms(result.two.p99)}, non-2xx ${result.two.non2xx}`,
+      rate(result.two.rate),
+      `${rate(result.one.rate)} with 1 instance (${result.twoPerInstance.map(rate).join(' + ')})`,
+      `${ratio(result.two.rate / result.one.rate)} of 1 instance`,
+      '(no target)',
+      '—',
+    ],
+  ];
+}
+
 function combine(slices: LoadResult[], seconds: number): LoadResult {
   const ok = slices.reduce((sum, slice) => sum + slice.ok, 0);
   return {
@@ -536,6 +643,10 @@ async function main(): Promise<void> {
   await Promise.all([stopChild(server), stopChild(reference)]);
   if (server.stderr().trim()) log(`our server's stderr (tail):\n${server.stderr().trim().slice(-2000)}`);
 
+  // 7. The PostgreSQL store: one instance, then two instances over one database, load split
+  // across them. Skipped (said in the table) when no PostgreSQL answers.
+  const postgres = await measurePostgres(serverArgs);
+
   // 1 again.
   log('fsync ceiling again…');
   const fsyncAfter = await probeFsync();
@@ -602,6 +713,7 @@ async function main(): Promise<void> {
         ],
         ['idle RSS of our server (restarted, after start-up)', `${startupRss.toFixed(1)} MB`, '—', '—', '≤ 90 MB', met(startupRss <= 90)],
         ['idle RSS of our server (restarted, after one login)', `${idleRss.toFixed(1)} MB`, `first start + one login ${firstStartRss.toFixed(1)} MB; ${busyRss.toFixed(1)} MB after the loads`, '—', '≤ 90 MB', met(idleRss <= 90)],
+        ...postgresRows(postgres, refresh.rate),
         [
           "fsync'd commits, trivial better-sqlite3 WAL+FULL loop (context)",
           rate(fsync),
