@@ -52,6 +52,7 @@ export async function refreshTokenGrant(auth: AuthService, request: RefreshToken
         session: outcome.session,
         refreshToken: successor,
         refreshExpiresAt: outcome.tokenExpiresAt,
+        realmNotBefore: outcome.realmNotBefore,
       });
     case 'unknown':
       return rejectUnknownToken(auth, request);

@@ -18,7 +18,14 @@ export interface TokenGrant {
 /** Signs an access token for the session and packages it with the session's refresh token. */
 export async function issueTokens(
   auth: AuthService,
-  grant: { user: User; session: Session; refreshToken: string; refreshExpiresAt: number },
+  grant: {
+    user: User;
+    session: Session;
+    refreshToken: string;
+    refreshExpiresAt: number;
+    /** The realm-wide not-before policy when the caller already read it (the rotation does). */
+    realmNotBefore?: number;
+  },
 ): Promise<TokenGrant> {
   const { user, session } = grant;
   const now = auth.clock.now();
@@ -35,7 +42,7 @@ export async function issueTokens(
       issuedAt,
       expiresAt: issuedAt + expiresIn,
     }),
-    auth.store.getRealmNotBefore(),
+    grant.realmNotBefore ?? auth.store.getRealmNotBefore(),
   ]);
   return {
     accessToken,

@@ -80,6 +80,11 @@ export interface RotationGrant {
   /** When the refresh token being handed out was issued and when it expires. */
   tokenIssuedAt: number;
   tokenExpiresAt: number;
+  /**
+   * The realm-wide not-before policy (ms, 0 when never set) as read inside the rotation, so the
+   * caller need not read it again.
+   */
+  realmNotBefore: number;
 }
 
 export type RotationOutcome =

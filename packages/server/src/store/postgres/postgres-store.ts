@@ -399,7 +399,8 @@ export class PostgresStore implements Store {
       const maxExpiresAt = Number(sessionRow.max_expires_at);
       if (sessionRow.ended_at !== null || !userRow.enabled) return { kind: 'session_ended' };
       if (now >= Number(token.expires_at) || now >= maxExpiresAt) return { kind: 'expired' };
-      const notBefore = Math.max(Number(userRow.realm_not_before ?? 0), Number(userRow.not_before));
+      const realmNotBefore = Number(userRow.realm_not_before ?? 0);
+      const notBefore = Math.max(realmNotBefore, Number(userRow.not_before));
       if (Number(token.issued_at) < notBefore) return { kind: 'stale' };
 
       if (request.presentedHash === sessionRow.current_hash) {
@@ -413,7 +414,14 @@ export class PostgresStore implements Store {
           [request.successorHash, sessionRow.id, now, expiresAt, request.presentedHash],
         );
         const session = toSession({ ...sessionRow, idle_expires_at: String(expiresAt), last_refresh_at: String(now) });
-        return { kind: 'rotated', session, user: toUser(userRow), tokenIssuedAt: now, tokenExpiresAt: expiresAt };
+        return {
+          kind: 'rotated',
+          session,
+          user: toUser(userRow),
+          tokenIssuedAt: now,
+          tokenExpiresAt: expiresAt,
+          realmNotBefore,
+        };
       }
 
       const rotatedAt = nullableNumber(sessionRow.rotated_at);
@@ -430,6 +438,7 @@ export class PostgresStore implements Store {
           user: toUser(userRow),
           tokenIssuedAt: rotatedAt,
           tokenExpiresAt: Number(sessionRow.idle_expires_at),
+          realmNotBefore,
         };
       }
 

@@ -332,7 +332,8 @@ export class SqliteStore implements Store {
     const { now } = request;
     if (sessionRow.ended_at !== null || userRow.enabled !== 1) return { kind: 'session_ended' };
     if (now >= token.expires_at || now >= sessionRow.max_expires_at) return { kind: 'expired' };
-    if (token.issued_at < Math.max(this.#realmNotBefore(), userRow.not_before)) return { kind: 'stale' };
+    const realmNotBefore = this.#realmNotBefore();
+    if (token.issued_at < Math.max(realmNotBefore, userRow.not_before)) return { kind: 'stale' };
 
     if (request.presentedHash === sessionRow.current_hash) {
       const expiresAt = Math.min(now + request.idleMs, sessionRow.max_expires_at);
@@ -347,7 +348,14 @@ export class SqliteStore implements Store {
          WHERE id = ?`,
       ).run(request.successorHash, request.presentedHash, now, expiresAt, now, sessionRow.id);
       const session = toSession({ ...sessionRow, idle_expires_at: expiresAt, last_refresh_at: now });
-      return { kind: 'rotated', session, user: toUser(userRow), tokenIssuedAt: now, tokenExpiresAt: expiresAt };
+      return {
+        kind: 'rotated',
+        session,
+        user: toUser(userRow),
+        tokenIssuedAt: now,
+        tokenExpiresAt: expiresAt,
+        realmNotBefore,
+      };
     }
 
     const withinGrace =
@@ -363,6 +371,7 @@ export class SqliteStore implements Store {
         user: toUser(userRow),
         tokenIssuedAt: sessionRow.rotated_at as number,
         tokenExpiresAt: sessionRow.idle_expires_at,
+        realmNotBefore,
       };
     }
 

@@ -399,6 +399,7 @@ export function describeStoreConformance(name: string, open: () => Promise<Opene
         assert.deepEqual(rotated.user, user);
         assert.equal(rotated.tokenIssuedAt, now);
         assert.equal(rotated.tokenExpiresAt, now + IDLE);
+        assert.equal(rotated.realmNotBefore, 0, 'no realm not-before policy set yet');
         assert.deepEqual(await store.getSession(session.id), expected);
         assert.deepEqual(await store.findRefreshToken(successor), {
           session: expected,
@@ -592,6 +593,24 @@ export function describeStoreConformance(name: string, open: () => Promise<Opene
         expectKind(await rotate(before.token, newHash(), T0 + 2 * SECOND), 'stale');
         assert.equal(await isLive(before.token), true);
         expectKind(await rotate(atPolicy.token, newHash(), T0 + 2 * SECOND), 'rotated');
+      });
+
+      it('a rotation and a converged replay report the realm not-before policy they were checked against', async () => {
+        const user = await addUser();
+        const { token } = await openSession(user, { at: T0 + 2 * SECOND });
+        await store.setRealmNotBefore(T0 + SECOND);
+        const successor = newHash();
+        const rotated = expectKind(await rotate(token, successor, T0 + 3 * SECOND), 'rotated');
+        assert.equal(rotated.realmNotBefore, T0 + SECOND);
+        const replayed = expectKind(await rotate(token, successor, T0 + 4 * SECOND), 'replayed');
+        assert.equal(replayed.realmNotBefore, T0 + SECOND);
+        // A policy set after the successor was issued: the next rotation is stale, and one issued
+        // later rotates and reports the new value.
+        await store.setRealmNotBefore(T0 + 5 * SECOND);
+        expectKind(await rotate(successor, newHash(), T0 + 6 * SECOND), 'stale');
+        const later = await openSession(user, { at: T0 + 7 * SECOND });
+        const next = expectKind(await rotate(later.token, newHash(), T0 + 8 * SECOND), 'rotated');
+        assert.equal(next.realmNotBefore, T0 + 5 * SECOND);
       });
 
       it("a token issued before its user's not-before policy is stale; other users are unaffected", async () => {
