@@ -84,7 +84,9 @@ const WARMUP = Math.min(3, Math.max(1, Math.round(DURATION / 5)));
 /** Each measurement is split in this many slices, interleaved with its reference's, so drifting background load hits both alike. */
 const SLICES = 3;
 /** Sessions handed round the refresh connections: more than connections, so a lost answer never starves one. */
-const POOL_SIZE = Math.max(CONNECTIONS, REFRESH_CONNECTIONS) * 4 + 16;
+// A load cut at the end of its slice drops the answers still in flight, and with them up to one
+// live refresh token per connection: every warm-up and slice may cost a pool that many sessions.
+const POOL_SIZE = Math.max(CONNECTIONS, REFRESH_CONNECTIONS) * 24 + 16;
 
 // --- child processes ----------------------------------------------------------------------------
 
