@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { BASE, startHarness, type Harness } from '../test/harness.js';
@@ -198,6 +203,31 @@ describe('the gateway when the upstream is down', () => {
       assert.equal(response.json<{ error: string }>().error, 'bad_gateway');
     } finally {
       await h.close();
+    }
+  });
+});
+
+describe('the gateway to an https upstream', () => {
+  it('refuses an upstream whose certificate it cannot verify (502), instead of sending it the identity', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'antpeer-tls-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1',
+      '-subj', '/CN=127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    let reached = 0;
+    const server = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (_request, response) => {
+      reached += 1;
+      response.end('{}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const h = await startHarness({ ANTPEER_UPSTREAM: `https://127.0.0.1:${(server.address() as AddressInfo).port}` });
+    try {
+      const login = await h.login();
+      const response = await h.server.app.inject({ method: 'GET', url: `${BASE}/user/accounts`, headers: { authorization: `Bearer ${login.access_token}` } });
+      assert.equal(response.statusCode, 502);
+      assert.equal(reached, 0, 'no request reached the unverified upstream');
+    } finally {
+      await h.close();
+      await new Promise((resolve) => server.close(resolve));
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -72,7 +72,13 @@ export async function registerGateway(app: FastifyInstance, auth: AuthService): 
     await app.register(replyFrom, {
       base: upstream.origin,
       retryMethods: [],
-      undici: { headersTimeout: config.upstreamTimeout * 1000, bodyTimeout: config.upstreamTimeout * 1000 },
+      undici: {
+        headersTimeout: config.upstreamTimeout * 1000,
+        bodyTimeout: config.upstreamTimeout * 1000,
+        // reply-from turns certificate checks off unless told otherwise (its types omit the option):
+        // an https upstream must prove who it is before it is sent the caller's identity.
+        ...({ tls: { rejectUnauthorized: true } } as object),
+      },
     });
   }
 
