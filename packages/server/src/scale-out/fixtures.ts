@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import pg from 'pg';
-import { BIN, freePort, makeDataDir } from '../test/process.js';
+import { BIN, childEnv, freePort, makeDataDir, type Exit } from '../test/process.js';
 
 export { BIN, freePort, makeDataDir };
 
@@ -61,22 +61,6 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
-}
-
-/** The child's environment: nothing of ours that would configure the server behind the test's back. */
-function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
-  const clean: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (key.startsWith('ANTPEER_') || key.startsWith('NODE_TEST') || key === 'NODE_OPTIONS') continue;
-    if (key === 'PORT' || key === 'HOST' || key === 'DATABASE_URL') continue;
-    clean[key] = value;
-  }
-  return { ...clean, ANTPEER_LOG_LEVEL: 'warn', ...env };
-}
-
-export interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
 }
 
 /** A spawned `antpeer-auth` process. */

@@ -8,6 +8,7 @@ import { loadConfig, type Config } from '../config.js';
 import type { Argon2Parameters } from '../credentials/password-hasher.js';
 import { addClientApplication } from '../credentials/client-applications.js';
 import { startServer, type RunningServer } from '../server.js';
+import type { TokenResponse } from './process.js';
 
 /** Cheap argon2id parameters so tests stay fast; the OWASP ones are exercised in their own test. */
 export const TEST_ARGON2: Argon2Parameters = Object.freeze({ memoryCost: 1024, timeCost: 1, parallelism: 1 });
@@ -31,17 +32,8 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export interface TokenBody {
-  access_token: string;
-  expires_in: number;
-  refresh_expires_in: number;
-  token_type: string;
-  id_token: null;
-  'not-before-policy': number;
-  session_state: string;
-  scope: string;
-  refresh_token: string;
-}
+/** A successful JSON token answer. */
+export type TokenBody = TokenResponse;
 
 /**
  * A server over a real SQLite file in a fresh temporary directory, with a manual clock and one

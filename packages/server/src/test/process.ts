@@ -55,7 +55,7 @@ export async function freePort(): Promise<number> {
  * The child's environment: this process's, without anything that would configure the server or the
  * test runner behind our back, plus `env`.
  */
-function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+export function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   const clean: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (key.startsWith('ANTPEER_') || key.startsWith('NODE_TEST') || key === 'NODE_OPTIONS') continue;
