@@ -20,13 +20,11 @@ export async function checkIdentityInStore(
   identity: Identity,
 ): Promise<{ user: User; session: Session } | null> {
   if (identity.sessionId === undefined) return null;
-  const [session, realmNotBefore] = await Promise.all([
-    auth.store.getSession(identity.sessionId),
-    auth.store.getRealmNotBefore(),
-  ]);
-  if (!session || session.userId !== identity.subject || !isSessionActive(session, auth.clock.now())) return null;
-  const user = await auth.store.findUserById(session.userId);
-  if (!user || !user.enabled) return null;
+  const context = await auth.store.getSessionContext(identity.sessionId);
+  if (!context) return null;
+  const { session, user, realmNotBefore } = context;
+  if (session.userId !== identity.subject || !isSessionActive(session, auth.clock.now())) return null;
+  if (!user.enabled) return null;
   if (identity.issuedAt < Math.floor(Math.max(realmNotBefore, user.notBefore) / 1000)) return null;
   return { user, session };
 }

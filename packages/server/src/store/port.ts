@@ -98,6 +98,13 @@ export type RotationOutcome =
   /** An older token came back: the session is now revoked and an audit event recorded. */
   | { kind: 'reused'; session: Session };
 
+/** A session, its user and the realm-wide not-before policy (ms; 0 when never set). */
+export interface SessionContext {
+  session: Session;
+  user: User;
+  realmNotBefore: number;
+}
+
 /** A refresh token looked up by hash, with its session and user. */
 export interface RefreshTokenRecord {
   session: Session;
@@ -166,6 +173,11 @@ export interface Store {
   rotateRefreshToken(request: RotationRequest): Promise<RotationOutcome>;
   findRefreshToken(hash: string): Promise<RefreshTokenRecord | null>;
   getSession(id: string): Promise<Session | null>;
+  /**
+   * The session with its user and the realm-wide not-before policy, in one read: what every
+   * request through the gateway checks. Null when there is no such session.
+   */
+  getSessionContext(id: string): Promise<SessionContext | null>;
   /** Sessions not ended and not past their idle or max expiry at `now`, newest first. */
   listActiveSessions(now: number, userId?: string): Promise<Session[]>;
   /** Ends the session if it has not ended; returns whether it did. */

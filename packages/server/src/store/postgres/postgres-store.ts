@@ -10,6 +10,7 @@ import {
   type RotationOutcome,
   type RotationRequest,
   type Session,
+  type SessionContext,
   type SessionEndReason,
   type Store,
   type StoredKey,
@@ -31,6 +32,16 @@ interface UserRow {
   not_before: Bigint;
   created_at: Bigint;
   updated_at: Bigint;
+}
+
+/** A user's columns under the `u_` prefix, as a join with sessions returns them. */
+interface UserColumns {
+  u_username: string;
+  u_password_hash: string;
+  u_enabled: boolean;
+  u_not_before: Bigint;
+  u_created_at: Bigint;
+  u_updated_at: Bigint;
 }
 
 interface SessionRow {
@@ -495,6 +506,31 @@ export class PostgresStore implements Store {
   async getSession(id: string): Promise<Session | null> {
     const { rows } = await this.#pool.query<SessionRow>(`SELECT * FROM ${this.#s}.sessions WHERE id = $1`, [id]);
     return rows[0] ? toSession(rows[0]) : null;
+  }
+
+  async getSessionContext(id: string): Promise<SessionContext | null> {
+    const { rows } = await this.#pool.query<SessionRow & UserColumns & { realm_not_before: string | null }>(
+      `SELECT s.*, u.username AS u_username, u.password_hash AS u_password_hash, u.enabled AS u_enabled,
+         u.not_before AS u_not_before, u.created_at AS u_created_at, u.updated_at AS u_updated_at,
+         (SELECT value FROM ${this.#s}.settings WHERE name = $2) AS realm_not_before
+       FROM ${this.#s}.sessions s JOIN ${this.#s}.users u ON u.id = s.user_id WHERE s.id = $1`,
+      [id, REALM_NOT_BEFORE],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    return {
+      session: toSession(row),
+      user: toUser({
+        id: row.user_id,
+        username: row.u_username,
+        password_hash: row.u_password_hash,
+        enabled: row.u_enabled,
+        not_before: row.u_not_before,
+        created_at: row.u_created_at,
+        updated_at: row.u_updated_at,
+      }),
+      realmNotBefore: Number(row.realm_not_before ?? 0),
+    };
   }
 
   async listActiveSessions(now: number, userId?: string): Promise<Session[]> {

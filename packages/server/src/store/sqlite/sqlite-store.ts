@@ -11,6 +11,7 @@ import {
   type RotationOutcome,
   type RotationRequest,
   type Session,
+  type SessionContext,
   type SessionEndReason,
   type Store,
   type StoredKey,
@@ -27,6 +28,16 @@ interface UserRow {
   not_before: number;
   created_at: number;
   updated_at: number;
+}
+
+/** A user's columns under the `u_` prefix, as a join with sessions returns them. */
+interface UserColumns {
+  u_username: string;
+  u_password_hash: string;
+  u_enabled: number;
+  u_not_before: number;
+  u_created_at: number;
+  u_updated_at: number;
 }
 
 interface SessionRow {
@@ -405,6 +416,29 @@ export class SqliteStore implements Store {
   async getSession(id: string): Promise<Session | null> {
     const row = this.#sql('SELECT * FROM sessions WHERE id = ?').get(id) as SessionRow | undefined;
     return row ? toSession(row) : null;
+  }
+
+  async getSessionContext(id: string): Promise<SessionContext | null> {
+    const row = this.#sql(
+      `SELECT s.*, u.username AS u_username, u.password_hash AS u_password_hash, u.enabled AS u_enabled,
+         u.not_before AS u_not_before, u.created_at AS u_created_at, u.updated_at AS u_updated_at,
+         (SELECT value FROM settings WHERE name = ?) AS realm_not_before
+       FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`,
+    ).get(REALM_NOT_BEFORE, id) as (SessionRow & UserColumns & { realm_not_before: string | null }) | undefined;
+    if (!row) return null;
+    return {
+      session: toSession(row),
+      user: toUser({
+        id: row.user_id,
+        username: row.u_username,
+        password_hash: row.u_password_hash,
+        enabled: row.u_enabled,
+        not_before: row.u_not_before,
+        created_at: row.u_created_at,
+        updated_at: row.u_updated_at,
+      }),
+      realmNotBefore: row.realm_not_before === null ? 0 : Number(row.realm_not_before),
+    };
   }
 
   async listActiveSessions(now: number, userId?: string): Promise<Session[]> {

@@ -324,6 +324,20 @@ export function describeStoreConformance(name: string, open: () => Promise<Opene
         assert.equal(await store.getSession(randomUUID()), null);
       });
 
+      it('getSessionContext returns the session, its user and the realm policy in one read, as they are now', async () => {
+        const user = await addUser();
+        const { session } = await openSession(user);
+        assert.deepEqual(await store.getSessionContext(session.id), { session, user, realmNotBefore: 0 });
+        await store.setRealmNotBefore(T0 + 5 * SECOND);
+        await store.updateUser(user.id, { enabled: false, notBefore: T0 + 7 * SECOND, updatedAt: T0 + 8 * SECOND });
+        await store.endSession(session.id, 'revoked', T0 + 9 * SECOND);
+        const context = await store.getSessionContext(session.id);
+        assert.equal(context?.realmNotBefore, T0 + 5 * SECOND);
+        assert.deepEqual(context?.user, { ...user, enabled: false, notBefore: T0 + 7 * SECOND, updatedAt: T0 + 8 * SECOND });
+        assert.deepEqual(context?.session, { ...session, endedAt: T0 + 9 * SECOND, endReason: 'revoked' });
+        assert.equal(await store.getSessionContext(randomUUID()), null);
+      });
+
       it('listActiveSessions leaves out ended, idle-expired and max-expired sessions', async () => {
         const user = await addUser();
         const now = T0 + 100 * SECOND;
