@@ -1,5 +1,5 @@
 import type { AuthService } from './auth-service.js';
-import { randomId, randomSecret } from './random.js';
+import { addClientApplication } from './credentials/client-applications.js';
 import { UsernameTakenError } from './store/port.js';
 
 /** What start-up did about the first client application. */
@@ -17,18 +17,12 @@ export async function bootstrapClientApplication(auth: AuthService): Promise<Boo
   if (bootstrapUsername === null && (await auth.store.countUsers()) > 0) return { created: false };
   const username = bootstrapUsername ?? 'antpeer-client';
   if (await auth.store.findUserByUsername(username)) return { created: false };
-  const password = bootstrapPassword ?? randomSecret(18);
   try {
-    await auth.store.createUser({
-      id: randomId(),
-      username,
-      passwordHash: await auth.hasher.hash(password),
-      createdAt: auth.clock.now(),
-    });
+    const { generatedPassword } = await addClientApplication(auth, username, bootstrapPassword ?? undefined);
+    return { created: true, username, generatedPassword };
   } catch (error) {
     // Another instance starting at the same moment created it first.
     if (error instanceof UsernameTakenError) return { created: false };
     throw error;
   }
-  return { created: true, username, generatedPassword: bootstrapPassword === null ? password : null };
 }

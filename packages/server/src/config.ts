@@ -160,7 +160,8 @@ export function loadConfig(env: Source = process.env): Readonly<Config> {
   }
   const base = basePath(source);
   const configuredIssuer = url(source, 'ANTPEER_ISSUER', ['http:', 'https:']);
-  if (configuredIssuer !== null && (new URL(configuredIssuer).search !== '' || new URL(configuredIssuer).hash !== '' || configuredIssuer.includes('#'))) {
+  // RFC 8414 §2; a bare '#' or '?' leaves URL's hash and search empty, hence the text test.
+  if (configuredIssuer !== null && /[?#]/.test(configuredIssuer)) {
     throw new ConfigError('ANTPEER_ISSUER must have no query or fragment (RFC 8414 §2)');
   }
   const issuer = (configuredIssuer ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}${base}`).replace(/\/$/, '');

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
+import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import {
   BASE_PATH,
+  assertTokenResponse,
   login,
   makeDataDir,
   postToken,
@@ -23,36 +24,6 @@ function assertNoStore(headers: Headers): void {
   assert.equal(headers.get('cache-control'), 'no-store');
   assert.equal(headers.get('pragma'), 'no-cache');
   assert.match(headers.get('content-type') ?? '', /^application\/json/);
-}
-
-/** Every field of DESIGN §1, with its type and value. */
-function assertTokenResponse(body: unknown): asserts body is TokenResponse {
-  assert.equal(typeof body, 'object');
-  const token = body as Record<string, unknown>;
-  assert.deepEqual(Object.keys(token).sort(), [
-    'access_token',
-    'expires_in',
-    'id_token',
-    'not-before-policy',
-    'refresh_expires_in',
-    'refresh_token',
-    'scope',
-    'session_state',
-    'token_type',
-  ]);
-  assert.equal(typeof token.access_token, 'string');
-  assert.equal(decodeProtectedHeader(token.access_token as string).typ, 'at+jwt');
-  assert.equal(token.expires_in, 900);
-  assert.ok(Number.isInteger(token.refresh_expires_in));
-  assert.ok((token.refresh_expires_in as number) > 0 && (token.refresh_expires_in as number) <= 1800);
-  assert.equal(token.token_type, 'bearer');
-  assert.equal(token.id_token, null);
-  assert.ok(Number.isInteger(token['not-before-policy']));
-  assert.equal(typeof token.session_state, 'string');
-  assert.notEqual(token.session_state, '');
-  assert.equal(token.scope, '');
-  assert.equal(typeof token.refresh_token, 'string');
-  assert.ok((token.refresh_token as string).length >= 43, 'a refresh token carries at least 256 bits');
 }
 
 /** The bytes of the embedded database and its WAL/shared-memory files as they are on disk now. */

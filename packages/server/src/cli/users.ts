@@ -75,9 +75,8 @@ export function registerUsersCommands(program: Command): void {
     .option('--password-stdin', 'read the password from standard input')
     .action(async (name: string, options: { passwordStdin?: boolean }) => {
       const given = options.passwordStdin ? await readPasswordFromStdin() : undefined;
-      const password = given ?? (await import('../random.js')).randomSecret(18);
-      await withAuth(async (auth) => changePassword(auth, await requireUser(auth, name), password)).catch(explain);
+      const generated = await withAuth(async (auth) => changePassword(auth, await requireUser(auth, name), given)).catch(explain);
       process.stdout.write(`password of "${name}" changed\n`);
-      if (given === undefined) process.stdout.write(`password (shown once, stored only as a hash): ${password}\n`);
+      if (generated) process.stdout.write(`password (shown once, stored only as a hash): ${generated}\n`);
     });
 }

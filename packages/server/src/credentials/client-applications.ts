@@ -36,10 +36,15 @@ export async function addClientApplication(
   return { user, generatedPassword: password === undefined ? secret : null };
 }
 
-/** Sets a new password. Existing sessions go on; use the not-before policy to end them too. */
-export async function changePassword(auth: AuthService, user: User, password: string): Promise<void> {
-  checkPassword(password);
-  await auth.store.updateUser(user.id, { passwordHash: await auth.hasher.hash(password), updatedAt: auth.clock.now() });
+/**
+ * Sets a new password; without one, generates it (as {@link addClientApplication} does) and returns
+ * it once. Existing sessions go on; use the not-before policy to end them too.
+ */
+export async function changePassword(auth: AuthService, user: User, password?: string): Promise<string | null> {
+  if (password !== undefined) checkPassword(password);
+  const secret = password ?? randomSecret(18);
+  await auth.store.updateUser(user.id, { passwordHash: await auth.hasher.hash(secret), updatedAt: auth.clock.now() });
+  return password === undefined ? secret : null;
 }
 
 /** Disables (ending every session at once) or enables a client application. */

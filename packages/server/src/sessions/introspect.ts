@@ -21,7 +21,6 @@ export async function introspectToken(auth: AuthService, token: string, hint: st
 }
 
 async function introspectAccessToken(auth: AuthService, token: string): Promise<Introspection> {
-  if (token.split('.').length !== 3) return INACTIVE;
   const identity = await verifyAccessToken(auth, token);
   if (!identity) return INACTIVE;
   const { claims } = identity.identity;

@@ -1,4 +1,3 @@
-import { decodeJwt } from 'jose';
 import type { AuthService } from '../auth-service.js';
 import { verifyAccessToken } from './verify-access-token.js';
 
@@ -27,16 +26,7 @@ async function revokeRefreshToken(auth: AuthService, token: string): Promise<str
 }
 
 async function revokeAccessToken(auth: AuthService, token: string): Promise<string | null> {
-  if (!looksLikeJwt(token)) return null;
   const identity = await verifyAccessToken(auth, token);
   return identity?.session.id ?? null;
 }
 
-function looksLikeJwt(token: string): boolean {
-  try {
-    decodeJwt(token);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -1,9 +1,11 @@
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { decodeProtectedHeader } from 'jose';
 
 /** The built `antpeer-auth` binary (`npm run build` produces it). */
 export const BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
@@ -24,6 +26,36 @@ export interface TokenResponse {
   session_state: string;
   scope: string;
   refresh_token: string;
+}
+
+/** Every field of DESIGN §1, with its type and value. */
+export function assertTokenResponse(body: unknown): asserts body is TokenResponse {
+  assert.equal(typeof body, 'object');
+  const token = body as Record<string, unknown>;
+  assert.deepEqual(Object.keys(token).sort(), [
+    'access_token',
+    'expires_in',
+    'id_token',
+    'not-before-policy',
+    'refresh_expires_in',
+    'refresh_token',
+    'scope',
+    'session_state',
+    'token_type',
+  ]);
+  assert.equal(typeof token.access_token, 'string');
+  assert.equal(decodeProtectedHeader(token.access_token as string).typ, 'at+jwt');
+  assert.equal(token.expires_in, 900);
+  assert.ok(Number.isInteger(token.refresh_expires_in));
+  assert.ok((token.refresh_expires_in as number) > 0 && (token.refresh_expires_in as number) <= 1800);
+  assert.equal(token.token_type, 'bearer');
+  assert.equal(token.id_token, null);
+  assert.ok(Number.isInteger(token['not-before-policy']));
+  assert.equal(typeof token.session_state, 'string');
+  assert.notEqual(token.session_state, '');
+  assert.equal(token.scope, '');
+  assert.equal(typeof token.refresh_token, 'string');
+  assert.ok((token.refresh_token as string).length >= 43, 'a refresh token carries at least 256 bits');
 }
 
 export interface ErrorResponse {

@@ -109,6 +109,23 @@ function toUser(row: UserRow): User {
   };
 }
 
+/** The user columns of a join, prefixed `u_` so they do not collide with the session's. */
+const PREFIXED_USER_COLUMNS = `u.username AS u_username, u.password_hash AS u_password_hash, u.enabled AS u_enabled,
+  u.not_before AS u_not_before, u.created_at AS u_created_at, u.updated_at AS u_updated_at`;
+
+/** The user of a session row joined with {@link PREFIXED_USER_COLUMNS}. */
+function toJoinedUser(row: SessionRow & UserColumns): User {
+  return toUser({
+    id: row.user_id,
+    username: row.u_username,
+    password_hash: row.u_password_hash,
+    enabled: row.u_enabled,
+    not_before: row.u_not_before,
+    created_at: row.u_created_at,
+    updated_at: row.u_updated_at,
+  });
+}
+
 function toSession(row: SessionRow): Session {
   return {
     id: row.id,
@@ -473,11 +490,9 @@ export class PostgresStore implements Store {
   async findRefreshToken(hash: string): Promise<RefreshTokenRecord | null> {
     const s = this.#s;
     const { rows } = await this.#pool.query<
-      SessionRow & TokenRow & { u_id: string; u_username: string; u_password_hash: string; u_enabled: boolean; u_not_before: Bigint; u_created_at: Bigint; u_updated_at: Bigint }
+      SessionRow & TokenRow & UserColumns
     >(
-      `SELECT s.*, t.issued_at, t.expires_at,
-              u.id AS u_id, u.username AS u_username, u.password_hash AS u_password_hash, u.enabled AS u_enabled,
-              u.not_before AS u_not_before, u.created_at AS u_created_at, u.updated_at AS u_updated_at
+      `SELECT s.*, t.issued_at, t.expires_at, ${PREFIXED_USER_COLUMNS}
          FROM ${s}.refresh_tokens t
          JOIN ${s}.sessions s ON s.id = t.session_id
          JOIN ${s}.users u ON u.id = s.user_id
@@ -488,15 +503,7 @@ export class PostgresStore implements Store {
     if (!row) return null;
     return {
       session: toSession(row),
-      user: toUser({
-        id: row.u_id,
-        username: row.u_username,
-        password_hash: row.u_password_hash,
-        enabled: row.u_enabled,
-        not_before: row.u_not_before,
-        created_at: row.u_created_at,
-        updated_at: row.u_updated_at,
-      }),
+      user: toJoinedUser(row),
       issuedAt: Number(row.issued_at),
       expiresAt: Number(row.expires_at),
       live: row.current_hash === hash,
@@ -510,8 +517,7 @@ export class PostgresStore implements Store {
 
   async getSessionContext(id: string): Promise<SessionContext | null> {
     const { rows } = await this.#pool.query<SessionRow & UserColumns & { realm_not_before: string | null }>(
-      `SELECT s.*, u.username AS u_username, u.password_hash AS u_password_hash, u.enabled AS u_enabled,
-         u.not_before AS u_not_before, u.created_at AS u_created_at, u.updated_at AS u_updated_at,
+      `SELECT s.*, ${PREFIXED_USER_COLUMNS},
          (SELECT value FROM ${this.#s}.settings WHERE name = $2) AS realm_not_before
        FROM ${this.#s}.sessions s JOIN ${this.#s}.users u ON u.id = s.user_id WHERE s.id = $1`,
       [id, REALM_NOT_BEFORE],
@@ -520,15 +526,7 @@ export class PostgresStore implements Store {
     if (!row) return null;
     return {
       session: toSession(row),
-      user: toUser({
-        id: row.user_id,
-        username: row.u_username,
-        password_hash: row.u_password_hash,
-        enabled: row.u_enabled,
-        not_before: row.u_not_before,
-        created_at: row.u_created_at,
-        updated_at: row.u_updated_at,
-      }),
+      user: toJoinedUser(row),
       realmNotBefore: Number(row.realm_not_before ?? 0),
     };
   }
