@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { createVerifier, type Verifier } from '@antpeer/guard';
 import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
@@ -5,12 +6,16 @@ import type { Config } from './config.js';
 import { BruteForceGuard } from './credentials/brute-force.js';
 import { PasswordHasher, type Argon2Parameters } from './credentials/password-hasher.js';
 import { randomSecret } from './random.js';
-import type { Store } from './store/port.js';
+import type { SettingsStore, Store } from './store/port.js';
 import { KeyRing } from './tokens/keys.js';
 import { RefreshTokens } from './tokens/refresh-token.js';
 import { open, seal } from './tokens/secret-box.js';
 
-/** Everything a grant, a session operation or a route needs; no HTTP, no SQL. */
+/**
+ * The composition root: every part of the domain, wired over one store. Functions never take it
+ * whole; each names the members it uses (`Pick<AuthService, …>`), so what a function can touch is
+ * written in its signature.
+ */
 export interface AuthService {
   readonly config: Readonly<Config>;
   readonly store: Store;
@@ -39,32 +44,42 @@ const REFRESH_KEY_PURPOSE = 'antpeer refresh-token key';
 /** Least time between two reads of the signing keys caused by requests (unknown kids, JWKS fetches). */
 export const KEY_REREAD_MS = 1000;
 
-/** Wires the domain over an open, migrated store. */
+/** The server-side key behind refresh-token MACs and counter keys, sealed in the store (created on first use). */
+export async function openServerKey(settings: SettingsStore, secret: Buffer): Promise<Buffer> {
+  const sealed = await settings.getOrCreateSecret('refresh_token_key', seal(secret, REFRESH_KEY_PURPOSE, randomSecret()));
+  return Buffer.from(open(secret, REFRESH_KEY_PURPOSE, sealed), 'base64url');
+}
+
+/** A key for one purpose, derived from the server key, so no two uses share a key. */
+export function deriveKey(serverKey: Buffer, purpose: string): Buffer {
+  return createHmac('sha256', serverKey).update(purpose).digest();
+}
+
+/** The brute-force accounting over `store`, as configured. */
+export function createBruteForceGuard(
+  store: Pick<Store, 'counters'>,
+  clock: Clock,
+  config: Pick<Config, 'bruteForce'>,
+  serverKey: Buffer,
+): BruteForceGuard {
+  return new BruteForceGuard(store.counters, clock, config.bruteForce, deriveKey(serverKey, 'antpeer counter keys'));
+}
+
+/** Wires the domain over an open, migrated store; makes the configured algorithm's key the signing key. */
 export async function createAuthService(options: AuthServiceOptions): Promise<AuthService> {
   const { config, store, clock, logger, secret } = options;
-  const sealedRefreshKey = await store.getOrCreateSecret(
-    'refresh_token_key',
-    seal(secret, REFRESH_KEY_PURPOSE, randomSecret()),
-  );
-  const refreshKey = Buffer.from(open(secret, REFRESH_KEY_PURPOSE, sealedRefreshKey), 'base64url');
-  const keys = await KeyRing.open(store, secret, clock, {
-    algorithm: config.signingAlgorithm,
-    accessTokenTtl: config.accessTokenTtl,
-  });
+  const serverKey = await openServerKey(store.settings, secret);
+  const keys = await KeyRing.open(store.keys, secret, clock, { accessTokenTtlMs: config.accessTokenTtlMs });
+  await keys.ensureSigningKey(config.signingAlgorithm);
   return {
     config,
     store,
     clock,
     logger,
     hasher: new PasswordHasher(options.argon2),
-    bruteForce: new BruteForceGuard(store, clock, {
-      lockoutThreshold: config.lockoutThreshold,
-      lockoutWindowMs: config.lockoutWindow * 1000,
-      sourceFailureLimit: config.sourceFailureLimit,
-      sourceWindowMs: config.sourceWindow * 1000,
-    }),
+    bruteForce: createBruteForceGuard(store, clock, config, serverKey),
     keys,
-    refreshTokens: new RefreshTokens(refreshKey),
+    refreshTokens: new RefreshTokens(serverKey),
     accessTokens: createVerifier({
       issuer: config.issuer,
       audience: config.audience,

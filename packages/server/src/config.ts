@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
+import { SCHEMA_NAME } from './store/schema-name.js';
+import type { BruteForcePolicy } from './credentials/brute-force.js';
+import { PASSWORD_RULE, USERNAME_RULE, isValidPassword, isValidUsername } from './credentials/rules.js';
 
 /** Signing algorithms the server can issue access tokens with. */
 export type SigningAlgorithm = 'EdDSA' | 'ES256' | 'RS256';
@@ -20,31 +23,46 @@ export interface Config {
   databasePoolSize: number;
   /** Apply pending store migrations at start; when false, start refuses a store that needs them. */
   migrateOnStart: boolean;
-  /** Days an audit event is kept before the purge deletes it; 0 keeps them forever. */
-  auditRetention: number;
-  /** Seconds between two runs of the background purge; 0 turns it off (run `antpeer-auth purge` instead). */
-  purgeInterval: number;
+  /** Housekeeping. */
+  maintenance: MaintenancePolicy;
   /** Server secret (base64url, 32 bytes) given by the operator; null means `dataDir/secret.key`. */
   secret: string | null;
-  accessTokenTtl: number;
-  sessionIdle: number;
-  sessionMax: number;
-  refreshGrace: number;
+  /** Access tokens' lifetime (ms); a JWT's `exp` is whole seconds, so it is a whole number of seconds. */
+  accessTokenTtlMs: number;
+  sessions: SessionPolicy;
   signingAlgorithm: SigningAlgorithm;
   bootstrapUsername: string | null;
   bootstrapPassword: string | null;
   upstream: string | null;
   upstreamTimeout: number;
   bodyLimit: number;
-  /** Failed logins per username within `lockoutWindow` before the account is locked for the rest of it. */
-  lockoutThreshold: number;
-  lockoutWindow: number;
-  /** Failed grants per source address within `sourceWindow` before it gets 429. */
-  sourceFailureLimit: number;
-  sourceWindow: number;
+  bruteForce: BruteForcePolicy;
   trustProxy: boolean;
   logLevel: string;
 }
+
+/** How sessions live (DESIGN §2); durations in milliseconds. */
+export interface SessionPolicy {
+  /** A refresh token's lifetime; the session's idle timeout slides by it on every refresh. */
+  idleMs: number;
+  /** A session's max lifetime; never slides. */
+  maxMs: number;
+  /** How long after a rotation the previous refresh token converges on the same successor; 0 is strict single use. */
+  graceMs: number;
+  /** Most sessions a client application may have active at once; a login beyond it is refused. */
+  maxActivePerUser: number;
+}
+
+/** Housekeeping; durations in milliseconds. */
+export interface MaintenancePolicy {
+  /** How long an audit event is kept before the purge deletes it; 0 keeps them forever. */
+  auditRetentionMs: number;
+  /** Between two runs of the background purge; 0 turns it off (run `antpeer-auth purge` instead). */
+  purgeIntervalMs: number;
+}
+
+const SECOND_MS = 1000;
+const DAY_MS = 86_400_000;
 
 /** A configuration value that is not what it must be; the message names the variable. */
 export class ConfigError extends Error {
@@ -94,8 +112,7 @@ function flag(source: Source, name: string, fallback: boolean): boolean {
   return raw === 'true';
 }
 
-/** What a PostgreSQL schema name must look like (it is quoted into every statement). */
-const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
 
 /** The schema from ANTPEER_DATABASE_SCHEMA or the URL's `?schema=`; both set means they must agree. */
 function databaseSchema(source: Source, databaseUrl: string | null): string {
@@ -212,39 +229,33 @@ export function loadConfig(env: Source = process.env): Readonly<Config> {
     databaseSchema: databaseSchema(source, databaseUrl),
     databasePoolSize: integer(source, 'ANTPEER_DATABASE_POOL_SIZE', 10, 1, 1000),
     migrateOnStart: flag(source, 'ANTPEER_MIGRATE_ON_START', true),
-    auditRetention: integer(source, 'ANTPEER_AUDIT_RETENTION', 90, 0, 36_500),
-    purgeInterval: integer(source, 'ANTPEER_PURGE_INTERVAL', 600, 0, 86_400),
+    maintenance: Object.freeze({
+      auditRetentionMs: integer(source, 'ANTPEER_AUDIT_RETENTION', 90, 0, 36_500) * DAY_MS,
+      purgeIntervalMs: integer(source, 'ANTPEER_PURGE_INTERVAL', 600, 0, 86_400) * SECOND_MS,
+    }),
     secret,
-    accessTokenTtl,
-    sessionIdle,
-    sessionMax,
-    refreshGrace: integer(source, 'ANTPEER_REFRESH_GRACE', 10, 0, 300),
+    accessTokenTtlMs: accessTokenTtl * SECOND_MS,
+    sessions: Object.freeze({
+      idleMs: sessionIdle * SECOND_MS,
+      maxMs: sessionMax * SECOND_MS,
+      graceMs: integer(source, 'ANTPEER_REFRESH_GRACE', 10, 0, 300) * SECOND_MS,
+      maxActivePerUser: integer(source, 'ANTPEER_MAX_SESSIONS_PER_CLIENT', 1000, 1, 10_000_000),
+    }),
     signingAlgorithm: signingAlgorithm as SigningAlgorithm,
     bootstrapUsername,
     bootstrapPassword,
     upstream: url(source, 'ANTPEER_UPSTREAM', ['http:', 'https:']),
     upstreamTimeout: integer(source, 'ANTPEER_UPSTREAM_TIMEOUT', 30, 1, 3600),
     bodyLimit: integer(source, 'ANTPEER_BODY_LIMIT', 16_384, 256, 1_048_576),
-    lockoutThreshold: integer(source, 'ANTPEER_LOCKOUT_THRESHOLD', 10, 1, 1_000_000),
-    lockoutWindow: integer(source, 'ANTPEER_LOCKOUT_WINDOW', 900, 1, 86_400),
-    sourceFailureLimit: integer(source, 'ANTPEER_SOURCE_FAILURE_LIMIT', 50, 1, 1_000_000),
-    sourceWindow: integer(source, 'ANTPEER_SOURCE_WINDOW', 300, 1, 86_400),
+    bruteForce: Object.freeze({
+      lockoutThreshold: integer(source, 'ANTPEER_LOCKOUT_THRESHOLD', 10, 1, 1_000_000),
+      userLockoutThreshold: integer(source, 'ANTPEER_LOCKOUT_USER_THRESHOLD', 100, 1, 1_000_000),
+      lockoutWindowMs: integer(source, 'ANTPEER_LOCKOUT_WINDOW', 900, 1, 86_400) * SECOND_MS,
+      knownSourceMs: integer(source, 'ANTPEER_KNOWN_SOURCE_PERIOD', 2_592_000, 0, 31_536_000) * SECOND_MS,
+      sourceFailureLimit: integer(source, 'ANTPEER_SOURCE_FAILURE_LIMIT', 50, 1, 1_000_000),
+      sourceWindowMs: integer(source, 'ANTPEER_SOURCE_WINDOW', 300, 1, 86_400) * SECOND_MS,
+    }),
     trustProxy: trustProxy === 'true',
     logLevel,
   });
-}
-
-/** What a username must look like; said in errors. */
-export const USERNAME_RULE = 'must be 1 to 128 printable characters without spaces';
-/** What a password must look like; said in errors. */
-export const PASSWORD_RULE = 'must be 12 to 1024 characters';
-
-/** Whether `name` is acceptable as a client application's username. */
-export function isValidUsername(name: string): boolean {
-  return /^[\x21-\x7e\u00a1-\uffff]{1,128}$/u.test(name);
-}
-
-/** Whether `password` is acceptable for a new client application. */
-export function isValidPassword(password: string): boolean {
-  return password.length >= 12 && password.length <= 1024;
 }

@@ -59,5 +59,15 @@ export class TemporarilyUnavailableError extends OAuthError {
   }
 }
 
+/**
+ * The right password, but the client application already has as many active sessions as it may
+ * (ANTPEER_MAX_SESSIONS_PER_CLIENT): it should reuse a session it has, or log out of one.
+ */
+export class SessionLimitError extends InvalidGrantError {
+  constructor() {
+    super('Too many active sessions');
+  }
+}
+
 /** The single public message for unknown user, wrong password and locked account alike. */
 export const INVALID_CREDENTIALS = 'Invalid user credentials';

@@ -85,7 +85,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       }, KEY_RELOAD_MS),
     );
     timers.forEach((timer) => timer.unref());
-    if (config.purgeInterval > 0) stoppers.push(schedulePurge(store, config, clock, logger));
+    if (config.maintenance.purgeIntervalMs > 0) stoppers.push(schedulePurge(store, config, clock, logger));
 
     return {
       app,
@@ -111,7 +111,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
  * the previous one.
  */
 function schedulePurge(store: Store, config: Readonly<Config>, clock: Clock, logger: Logger): () => void {
-  const intervalMs = config.purgeInterval * 1000;
+  const intervalMs = config.maintenance.purgeIntervalMs;
   let running = false;
   const run = async () => {
     if (running) return;
@@ -119,7 +119,7 @@ function schedulePurge(store: Store, config: Readonly<Config>, clock: Clock, log
     try {
       const result = await purgeStore(store, {
         now: clock.now(),
-        auditRetentionDays: config.auditRetention,
+        auditRetentionMs: config.maintenance.auditRetentionMs,
         batchSize: PURGE_BATCH,
         maxBatches: PURGE_MAX_BATCHES,
       });

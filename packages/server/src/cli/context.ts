@@ -1,11 +1,12 @@
+import { userInfo } from 'node:os';
 import type { Logger } from 'pino';
-import { createAuthService, type AuthService } from '../auth-service.js';
-import { systemClock } from '../clock.js';
-import { loadConfig } from '../config.js';
+import { systemClock, type Clock } from '../clock.js';
+import type { Actor } from '../credentials/client-applications.js';
+import { PasswordHasher } from '../credentials/password-hasher.js';
+import { loadConfig, type Config } from '../config.js';
 import { createLogger } from '../logger.js';
 import { openStore } from '../store/open.js';
-import type { User } from '../store/port.js';
-import { loadServerSecret } from '../tokens/server-secret.js';
+import type { Store, User } from '../store/port.js';
 
 /** A failure the command explains to its user (exit 1, message on stderr). */
 export class CliError extends Error {
@@ -15,28 +16,72 @@ export class CliError extends Error {
   }
 }
 
-/** Runs `fn` with the domain over the configured store, then closes the store. */
-export async function withAuth<T>(fn: (auth: AuthService) => Promise<T>, logger?: Logger): Promise<T> {
+/** What a read-only command gets: the store as it is, nothing that could change it on its own. */
+export interface ReadContext {
+  config: Readonly<Config>;
+  store: Store;
+  clock: Clock;
+}
+
+/** What a command that changes the store gets, with who runs it for the audit trail. */
+export interface AdminContext extends ReadContext {
+  logger: Logger;
+  hasher: PasswordHasher;
+  actor: Actor;
+}
+
+/** The operator running the command, as the audit trail names them. */
+function localActor(): Actor {
+  let name = 'unknown';
+  try {
+    name = userInfo().username;
+  } catch {
+    // No passwd entry for this uid (a container, say): the uid is all there is.
+    name = `uid ${process.getuid?.() ?? '?'}`;
+  }
+  return { name: `operator "${name}" (antpeer-auth CLI)`, sourceAddress: 'local', userAgent: 'antpeer-auth CLI' };
+}
+
+/**
+ * Runs a read-only command over the configured store, then closes it. It neither migrates nor
+ * opens the key ring: listing things never changes them. A store that needs migrating is refused.
+ */
+export async function withStore<T>(fn: (context: ReadContext) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const store = await openStore(config);
+  try {
+    const pending = await store.pendingMigrations();
+    if (pending > 0) {
+      throw new CliError(`the ${store.kind} store needs ${pending} migration(s): run \`antpeer-auth migrate\` or start the server first`);
+    }
+    return await fn({ config, store, clock: systemClock });
+  } finally {
+    await store.close();
+  }
+}
+
+/** Runs a command that changes the store (migrating it first), then closes the store. */
+export async function withAdmin<T>(fn: (context: AdminContext) => Promise<T>): Promise<T> {
   const config = loadConfig();
   const store = await openStore(config);
   try {
     await store.migrate();
-    const auth = await createAuthService({
+    return await fn({
       config,
       store,
       clock: systemClock,
-      logger: logger ?? createLogger('warn'),
-      secret: loadServerSecret(config),
+      logger: createLogger('warn'),
+      hasher: new PasswordHasher(),
+      actor: localActor(),
     });
-    return await fn(auth);
   } finally {
     await store.close();
   }
 }
 
 /** The named user, or a CliError saying there is none. */
-export async function requireUser(auth: AuthService, username: string): Promise<User> {
-  const user = await auth.store.findUserByUsername(username);
+export async function requireUser(context: { store: Pick<Store, 'users'> }, username: string): Promise<User> {
+  const user = await context.store.users.findByUsername(username);
   if (!user) throw new CliError(`no client application named "${username}"`);
   return user;
 }

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
-import { withAuth } from './context.js';
+import { KeyRing } from '../tokens/keys.js';
+import { loadServerSecret } from '../tokens/server-secret.js';
+import { withAdmin } from './context.js';
 
 /** `antpeer-auth keys rotate`: a new signing key; the old one stays published until its tokens expire. */
 export function registerKeysCommands(program: Command): void {
@@ -8,7 +10,20 @@ export function registerKeysCommands(program: Command): void {
     .command('rotate')
     .description('create a new signing key; running servers publish it within a second and sign with it within 5 seconds')
     .action(async () => {
-      const kid = await withAuth((auth) => auth.keys.rotate());
+      const kid = await withAdmin(async ({ config, store, clock, actor }) => {
+        const ring = await KeyRing.open(store.keys, loadServerSecret(config), clock, config);
+        const created = await ring.rotate(config.signingAlgorithm);
+        await store.audit.record({
+          at: clock.now(),
+          type: 'key_rotated',
+          userId: null,
+          sessionId: null,
+          sourceAddress: actor.sourceAddress,
+          userAgent: actor.userAgent,
+          detail: `signing key ${created} (${config.signingAlgorithm}) created by ${actor.name}`,
+        });
+        return created;
+      });
       process.stdout.write(`new signing key ${kid}\n`);
     });
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { pushNotBefore } from '../sessions/not-before.js';
-import { requireUser, withAuth } from './context.js';
+import { requireUser, withAdmin } from './context.js';
 
 /** `antpeer-auth policy not-before [--user <name>]`: refuse every token issued before now. */
 export function registerPolicyCommands(program: Command): void {
@@ -10,11 +10,11 @@ export function registerPolicyCommands(program: Command): void {
     .description('set the not-before policy to now: every token issued earlier is refused')
     .option('--user <name>', 'only for this client application')
     .action(async (options: { user?: string }) => {
-      const at = await withAuth(async (auth) => {
-        const user = options.user === undefined ? undefined : await requireUser(auth, options.user);
-        return pushNotBefore(auth, user?.id);
+      const at = await withAdmin(async (admin) => {
+        const user = options.user === undefined ? undefined : await requireUser(admin, options.user);
+        return pushNotBefore(admin, { sourceAddress: admin.actor.sourceAddress, userAgent: admin.actor.name }, user?.id);
       });
       const scope = options.user === undefined ? 'realm-wide' : `for "${options.user}"`;
-      process.stdout.write(`not-before policy set ${scope} to ${Math.floor(at / 1000)} (${new Date(at).toISOString()})\n`);
+      process.stdout.write(`not-before policy set ${scope} to ${at / 1000} (${new Date(at).toISOString()})\n`);
     });
 }

@@ -28,7 +28,7 @@ export function registerPurgeCommand(program: Command): void {
         await store.migrate();
         const result = await purgeStore(store, {
           now: systemClock.now(),
-          auditRetentionDays: config.auditRetention,
+          auditRetentionMs: config.maintenance.auditRetentionMs,
           batchSize,
           maxBatches: Number.MAX_SAFE_INTEGER,
         });

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { CliError, formatTime, printTable, requireUser, withAuth } from './context.js';
+import { revokeSession, revokeUserSessions } from '../sessions/admin.js';
+import { CliError, formatTime, printTable, requireUser, withAdmin, withStore } from './context.js';
 
 /** `antpeer-auth sessions …`: list and revoke sessions. */
 export function registerSessionsCommands(program: Command): void {
@@ -11,10 +12,10 @@ export function registerSessionsCommands(program: Command): void {
     .option('--user <name>', 'only those of this client application')
     .option('--json', 'print JSON')
     .action(async (options: { user?: string; json?: boolean }) => {
-      const rows = await withAuth(async (auth) => {
-        const user = options.user === undefined ? undefined : await requireUser(auth, options.user);
-        const users = new Map((await auth.store.listUsers()).map((u) => [u.id, u.username]));
-        const list = await auth.store.listActiveSessions(auth.clock.now(), user?.id);
+      const rows = await withStore(async ({ store, clock }) => {
+        const user = options.user === undefined ? undefined : await requireUser({ store }, options.user);
+        const users = new Map((await store.users.list()).map((u) => [u.id, u.username]));
+        const list = await store.sessions.listActive(clock.now(), user?.id);
         return list.map((session) => ({
           id: session.id,
           username: users.get(session.userId) ?? session.userId,
@@ -38,13 +39,11 @@ export function registerSessionsCommands(program: Command): void {
     .option('--user <name>', 'every session of this client application')
     .action(async (id: string | undefined, options: { user?: string }) => {
       if ((id === undefined) === (options.user === undefined)) throw new CliError('give a session id or --user <name>, not both');
-      const ended = await withAuth(async (auth) => {
-        const now = auth.clock.now();
-        if (options.user !== undefined) {
-          return auth.store.endUserSessions((await requireUser(auth, options.user)).id, 'revoked', now);
-        }
-        if (!(await auth.store.getSession(id as string))) throw new CliError(`no session ${id}`);
-        return (await auth.store.endSession(id as string, 'revoked', now)) ? 1 : 0;
+      const ended = await withAdmin(async (admin) => {
+        if (options.user !== undefined) return revokeUserSessions(admin, admin.actor, await requireUser(admin, options.user));
+        const session = await admin.store.sessions.get(id as string);
+        if (!session) throw new CliError(`no session ${id}`);
+        return (await revokeSession(admin, admin.actor, session)) ? 1 : 0;
       });
       process.stdout.write(`revoked ${ended} session(s)\n`);
     });

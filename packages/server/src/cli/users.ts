@@ -5,9 +5,10 @@ import {
   changePassword,
   removeClientApplication,
   setEnabled,
+  setIntrospection,
 } from '../credentials/client-applications.js';
 import { UsernameTakenError } from '../store/port.js';
-import { CliError, formatTime, printTable, readPasswordFromStdin, requireUser, withAuth } from './context.js';
+import { CliError, formatTime, printTable, readPasswordFromStdin, requireUser, withAdmin, withStore } from './context.js';
 
 function explain(error: unknown): never {
   if (error instanceof InvalidClientApplicationError || error instanceof UsernameTakenError) {
@@ -26,7 +27,7 @@ export function registerUsersCommands(program: Command): void {
     .option('--password-stdin', 'read the password from standard input')
     .action(async (name: string, options: { passwordStdin?: boolean }) => {
       const password = options.passwordStdin ? await readPasswordFromStdin() : undefined;
-      const { generatedPassword } = await withAuth((auth) => addClientApplication(auth, name, password)).catch(explain);
+      const { generatedPassword } = await withAdmin((admin) => addClientApplication(admin, admin.actor, name, password)).catch(explain);
       process.stdout.write(`added client application "${name}"\n`);
       if (generatedPassword) process.stdout.write(`password (shown once, stored only as a hash): ${generatedPassword}\n`);
     });
@@ -36,18 +37,19 @@ export function registerUsersCommands(program: Command): void {
     .description('list client applications')
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
-      const list = await withAuth((auth) => auth.store.listUsers());
+      const list = await withStore(({ store }) => store.users.list());
       const rows = list.map((user) => ({
         username: user.username,
         id: user.id,
         enabled: user.enabled,
+        introspection: user.canIntrospect,
         createdAt: formatTime(user.createdAt),
         notBefore: user.notBefore === 0 ? null : formatTime(user.notBefore),
       }));
       if (options.json) return void process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
       printTable(
-        ['USERNAME', 'ID', 'ENABLED', 'CREATED', 'NOT BEFORE'],
-        rows.map((row) => [row.username, row.id, row.enabled ? 'yes' : 'no', row.createdAt, row.notBefore ?? '-']),
+        ['USERNAME', 'ID', 'ENABLED', 'INTROSPECTION', 'CREATED', 'NOT BEFORE'],
+        rows.map((row) => [row.username, row.id, row.enabled ? 'yes' : 'no', row.introspection ? 'yes' : 'no', row.createdAt, row.notBefore ?? '-']),
       );
     });
 
@@ -56,7 +58,7 @@ export function registerUsersCommands(program: Command): void {
       .command(`${command} <name>`)
       .description(enabled ? 'allow the client application to log in again' : 'refuse its logins and end its sessions at once')
       .action(async (name: string) => {
-        const ended = await withAuth(async (auth) => setEnabled(auth, await requireUser(auth, name), enabled));
+        const ended = await withAdmin(async (admin) => setEnabled(admin, admin.actor, await requireUser(admin, name), enabled));
         process.stdout.write(`${command}d "${name}"${enabled ? '' : `; ended ${ended} session(s)`}\n`);
       });
   }
@@ -65,7 +67,7 @@ export function registerUsersCommands(program: Command): void {
     .command('remove <name>')
     .description('remove the client application with its sessions')
     .action(async (name: string) => {
-      await withAuth(async (auth) => removeClientApplication(auth, await requireUser(auth, name)));
+      await withAdmin(async (admin) => removeClientApplication(admin, admin.actor, await requireUser(admin, name)));
       process.stdout.write(`removed "${name}"\n`);
     });
 
@@ -75,8 +77,22 @@ export function registerUsersCommands(program: Command): void {
     .option('--password-stdin', 'read the password from standard input')
     .action(async (name: string, options: { passwordStdin?: boolean }) => {
       const given = options.passwordStdin ? await readPasswordFromStdin() : undefined;
-      const generated = await withAuth(async (auth) => changePassword(auth, await requireUser(auth, name), given)).catch(explain);
+      const generated = await withAdmin(async (admin) => changePassword(admin, admin.actor, await requireUser(admin, name), given)).catch(explain);
       process.stdout.write(`password of "${name}" changed\n`);
       if (generated) process.stdout.write(`password (shown once, stored only as a hash): ${generated}\n`);
     });
+
+  for (const [command, allowed] of [['allow-introspection', true], ['deny-introspection', false]] as const) {
+    users
+      .command(`${command} <name>`)
+      .description(
+        allowed
+          ? "let it introspect other client applications' tokens (a resource server; RFC 7662 §4)"
+          : 'let it introspect only its own tokens again (the default)',
+      )
+      .action(async (name: string) => {
+        await withAdmin(async (admin) => setIntrospection(admin, admin.actor, await requireUser(admin, name), allowed));
+        process.stdout.write(`"${name}" may ${allowed ? 'now' : 'no longer'} introspect other client applications' tokens\n`);
+      });
+  }
 }

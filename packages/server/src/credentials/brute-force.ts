@@ -1,55 +1,189 @@
+import { createHmac } from 'node:crypto';
 import type { Clock } from '../clock.js';
-import { TooManyRequestsError } from '../errors.js';
-import type { Store } from '../store/port.js';
+import type { Counter, CounterStore, CounterWrites } from '../store/port.js';
 
+/** The brute-force rules of DESIGN §2; durations in milliseconds. */
 export interface BruteForcePolicy {
-  /** Failed logins for one username within `lockoutWindowMs` that lock it for the rest of the window. */
+  /** Failed logins per (username, source) within `lockoutWindowMs` that lock that pair for the rest of it. */
   lockoutThreshold: number;
+  /** Failed logins per username from all sources within `lockoutWindowMs` that lock it for unknown sources. */
+  userLockoutThreshold: number;
   lockoutWindowMs: number;
-  /** Failed grants from one source address within `sourceWindowMs` before it gets 429. */
+  /** How long a source that logged in successfully as a user stays known for that user. */
+  knownSourceMs: number;
+  /** Failed grants per source address within `sourceWindowMs` before it gets 429. */
   sourceFailureLimit: number;
   sourceWindowMs: number;
 }
 
-const userKey = (username: string) => `user:${username}`;
-const sourceKey = (address: string) => `source:${address}`;
+/** The counter keys of one login attempt, as keyed hashes (never a raw username or address). */
+export interface LoginKeys {
+  pair: string;
+  user: string;
+  known: string;
+  source: string;
+}
+
+/** What a login attempt may do, decided before any password is hashed. */
+export type LoginAdmission =
+  /** Go on and verify the password: the attempt is already counted as a failure (reserved). */
+  | { kind: 'admitted' }
+  /** Answer exactly as a wrong password, without hashing. */
+  | { kind: 'locked' }
+  /** Answer 429 with Retry-After. */
+  | { kind: 'throttled'; retryAfterMs: number };
+
+/** A counter's value at `now`: zero once its window has passed. */
+function live(counter: Counter | undefined, now: number): Counter | null {
+  return counter !== undefined && counter.resetAt > now ? counter : null;
+}
+
+/** `counter` plus one, opening a window of `windowMs` when none is running. */
+function incremented(counter: Counter | undefined, now: number, windowMs: number): Counter {
+  const current = live(counter, now);
+  return current ? { count: current.count + 1, resetAt: current.resetAt } : { count: 1, resetAt: now + windowMs };
+}
+
+/** `counter` minus one (a reservation given back); null when nothing is left to keep. */
+function decremented(counter: Counter | undefined, now: number): Counter | null {
+  const current = live(counter, now);
+  return current && current.count > 1 ? { count: current.count - 1, resetAt: current.resetAt } : null;
+}
 
 /**
- * Failure accounting per username and per source address, kept in the store so that every
- * instance sees the same counts. A locked account is never told apart from a wrong password.
+ * Admits, locks or throttles a login attempt from a snapshot of its counters, and reserves it:
+ * an admitted attempt is counted as a failure before its password is hashed, so no concurrency
+ * lets more guesses through than the limits allow (DESIGN §2). A refused attempt still counts
+ * against its source.
+ */
+export function admitLogin(
+  counters: ReadonlyMap<string, Counter>,
+  keys: LoginKeys,
+  now: number,
+  policy: BruteForcePolicy,
+): { result: LoginAdmission; writes: CounterWrites } {
+  const source = live(counters.get(keys.source), now);
+  if (source && source.count >= policy.sourceFailureLimit) {
+    return { result: { kind: 'throttled', retryAfterMs: source.resetAt - now }, writes: new Map() };
+  }
+  const countSource = new Map([[keys.source, incremented(counters.get(keys.source), now, policy.sourceWindowMs)]]);
+  const pair = live(counters.get(keys.pair), now);
+  if (pair && pair.count >= policy.lockoutThreshold) return { result: { kind: 'locked' }, writes: countSource };
+  const user = live(counters.get(keys.user), now);
+  const known = live(counters.get(keys.known), now) !== null;
+  if (!known && user && user.count >= policy.userLockoutThreshold) return { result: { kind: 'locked' }, writes: countSource };
+  return {
+    result: { kind: 'admitted' },
+    writes: new Map([
+      ...countSource,
+      [keys.pair, incremented(counters.get(keys.pair), now, policy.lockoutWindowMs)],
+      [keys.user, incremented(counters.get(keys.user), now, policy.lockoutWindowMs)],
+    ]),
+  };
+}
+
+/**
+ * A login whose password was right: its reservation is given back, the pair's failures are
+ * forgotten, and the source becomes known for the user (so a flood against the username from
+ * elsewhere does not lock it out).
+ */
+export function settleSuccessfulLogin(
+  counters: ReadonlyMap<string, Counter>,
+  keys: LoginKeys,
+  now: number,
+  policy: BruteForcePolicy,
+): { result: void; writes: CounterWrites } {
+  return {
+    result: undefined,
+    writes: new Map([
+      [keys.pair, null],
+      [keys.user, decremented(counters.get(keys.user), now)],
+      [keys.source, decremented(counters.get(keys.source), now)],
+      [keys.known, { count: 1, resetAt: now + policy.knownSourceMs }],
+    ]),
+  };
+}
+
+/** One failure more against a source (an unknown refresh token, say). */
+export function countSourceFailure(
+  counters: ReadonlyMap<string, Counter>,
+  key: string,
+  now: number,
+  policy: BruteForcePolicy,
+): { result: void; writes: CounterWrites } {
+  return { result: undefined, writes: new Map([[key, incremented(counters.get(key), now, policy.sourceWindowMs)]]) };
+}
+
+/** Thrown by callers of {@link BruteForceGuard.checkSource}; carries how long to wait. */
+export interface SourceThrottle {
+  retryAfterMs: number;
+}
+
+/**
+ * Brute-force accounting over the shared counter store (DESIGN §2). Counter keys are HMACs under
+ * a server key, so the table holds neither usernames (nor passwords typed into the username
+ * field) nor addresses, and every key has the same short length whatever the client sent.
  */
 export class BruteForceGuard {
-  constructor(
-    private readonly store: Store,
-    private readonly clock: Clock,
-    private readonly policy: BruteForcePolicy,
-  ) {}
+  readonly #counters: CounterStore;
+  readonly #clock: Clock;
+  readonly #policy: BruteForcePolicy;
+  readonly #key: Buffer;
 
-  /** @throws {TooManyRequestsError} when the source is over its failure rate. */
-  async assertSourceAllowed(address: string): Promise<void> {
-    const now = this.clock.now();
-    const failures = await this.store.getFailures(sourceKey(address), now);
-    if (failures.count >= this.policy.sourceFailureLimit) {
-      throw new TooManyRequestsError(Math.max(1, Math.ceil((failures.resetAt - now) / 1000)));
-    }
+  constructor(counters: CounterStore, clock: Clock, policy: BruteForcePolicy, key: Buffer) {
+    this.#counters = counters;
+    this.#clock = clock;
+    this.#policy = policy;
+    this.#key = key;
   }
 
-  async isLocked(username: string): Promise<boolean> {
-    const failures = await this.store.getFailures(userKey(username), this.clock.now());
-    return failures.count >= this.policy.lockoutThreshold;
+  #hash(kind: string, ...parts: string[]): string {
+    const mac = createHmac('sha256', this.#key).update(kind);
+    // Length-prefixed, so no two (username, address) pairs share a key.
+    for (const part of parts) mac.update(`\0${Buffer.byteLength(part)}:`).update(part);
+    return mac.digest('base64url');
   }
 
-  /** Counts a failed password grant against the username (if any) and the source. */
-  async recordFailure(address: string, username: string | null): Promise<void> {
-    const now = this.clock.now();
-    await Promise.all([
-      this.store.recordFailure(sourceKey(address), now, this.policy.sourceWindowMs),
-      username === null ? undefined : this.store.recordFailure(userKey(username), now, this.policy.lockoutWindowMs),
-    ]);
+  #loginKeys(username: string, address: string): LoginKeys {
+    return {
+      pair: this.#hash('pair', username, address),
+      user: this.#hash('user', username),
+      known: this.#hash('known', username, address),
+      source: this.#sourceKey(address),
+    };
   }
 
-  /** A successful login clears the username's failures. */
-  async recordSuccess(username: string): Promise<void> {
-    await this.store.clearFailures(userKey(username));
+  #sourceKey(address: string): string {
+    return this.#hash('source', address);
+  }
+
+  /** Reserves a login attempt before its password is hashed (see {@link admitLogin}). */
+  admitLogin(username: string, address: string): Promise<LoginAdmission> {
+    const keys = this.#loginKeys(username, address);
+    return this.#counters.update(Object.values(keys), (counters) =>
+      admitLogin(counters, keys, this.#clock.now(), this.#policy),
+    );
+  }
+
+  /** Settles an admitted login whose password was right (see {@link settleSuccessfulLogin}). */
+  recordSuccess(username: string, address: string): Promise<void> {
+    const keys = this.#loginKeys(username, address);
+    return this.#counters.update(Object.values(keys), (counters) =>
+      settleSuccessfulLogin(counters, keys, this.#clock.now(), this.#policy),
+    );
+  }
+
+  /** How long the source must wait before its next grant, or null when it may go on. */
+  async checkSource(address: string): Promise<SourceThrottle | null> {
+    const key = this.#sourceKey(address);
+    const now = this.#clock.now();
+    const source = live((await this.#counters.read([key])).get(key), now);
+    return source && source.count >= this.#policy.sourceFailureLimit ? { retryAfterMs: source.resetAt - now } : null;
+  }
+
+  /** Counts a failed grant that had no password to reserve (an unknown refresh token, say). */
+  recordSourceFailure(address: string): Promise<void> {
+    const key = this.#sourceKey(address);
+    return this.#counters.update([key], (counters) => countSourceFailure(counters, key, this.#clock.now(), this.#policy));
   }
 }

@@ -1,31 +1,58 @@
-import type { AuthService } from '../auth-service.js';
-import type { Source, User } from '../store/port.js';
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import { TooManyRequestsError } from '../errors.js';
+import type { AuditEvent, Source, Store, User } from '../store/port.js';
+import type { BruteForceGuard } from './brute-force.js';
+import type { PasswordHasher } from './password-hasher.js';
+import { MAX_USERNAME_LENGTH } from './rules.js';
+
+/** What checking a client application's credentials uses. */
+export interface CredentialDeps {
+  store: Pick<Store, 'users' | 'audit'>;
+  clock: Clock;
+  logger: Logger;
+  hasher: PasswordHasher;
+  bruteForce: BruteForceGuard;
+}
+
+function loginEvent(type: string, now: number, source: Source, user: User | null, detail: string): AuditEvent {
+  return { at: now, type, userId: user?.id ?? null, sessionId: null, sourceAddress: source.address, userAgent: source.userAgent, detail };
+}
 
 /**
- * Checks a client application's username and password. Unknown user, wrong password and locked
- * account all return null after exactly one hash verification, and count as a failure against
- * the username and the source. A stored hash with old parameters is upgraded on success.
- * The caller decides what a disabled account means.
+ * Checks a client application's username and password (DESIGN §2). The attempt is first reserved
+ * against the brute-force limits in one atomic store step; a locked (username, source) pair, or a
+ * username locked for unknown sources, returns null at once without hashing, exactly as a wrong
+ * password would answer. An admitted attempt costs exactly one hash verification, known user or
+ * not. A stored hash with old parameters is upgraded on success. The caller decides what a
+ * disabled account means.
+ * @throws {TooManyRequestsError} when the source is over its failure rate.
  */
 export async function verifyCredentials(
-  auth: AuthService,
+  deps: CredentialDeps,
   username: string,
   password: string,
   source: Source,
 ): Promise<User | null> {
-  const [user, locked] = await Promise.all([
-    auth.store.findUserByUsername(username),
-    auth.bruteForce.isLocked(username),
-  ]);
-  const check = await auth.hasher.check(user?.passwordHash ?? null, password);
-  if (!user || !check.valid || locked) {
-    await auth.bruteForce.recordFailure(source.address, username);
-    auth.logger.info({ source: source.address, locked }, 'client application authentication refused');
+  // No client application can have a longer name: counting such a name would only let a client
+  // make the store hash and keep arbitrarily large keys for nothing.
+  const name = username.length > MAX_USERNAME_LENGTH ? null : username;
+  const admission = await deps.bruteForce.admitLogin(name ?? '', source.address);
+  if (admission.kind === 'throttled') throw new TooManyRequestsError(Math.max(1, Math.ceil(admission.retryAfterMs / 1000)));
+  const now = deps.clock.now();
+  if (admission.kind === 'locked') {
+    deps.logger.info({ source: source.address }, 'client application authentication refused: locked');
+    await deps.store.audit.record(loginEvent('login_locked', now, source, null, 'login refused without a check: locked'));
     return null;
   }
-  if (check.upgradedHash) {
-    await auth.store.updateUser(user.id, { passwordHash: check.upgradedHash, updatedAt: auth.clock.now() });
+  const user = name === null ? null : await deps.store.users.findByUsername(name);
+  const check = await deps.hasher.check(user?.passwordHash ?? null, password);
+  if (!user || !check.valid) {
+    deps.logger.info({ source: source.address }, 'client application authentication refused');
+    await deps.store.audit.record(loginEvent('login_failed', now, source, user, 'wrong username or password'));
+    return null;
   }
-  await auth.bruteForce.recordSuccess(username);
+  if (check.upgradedHash) await deps.store.users.update(user.id, { passwordHash: check.upgradedHash, updatedAt: now });
+  await deps.bruteForce.recordSuccess(user.username, source.address);
   return user;
 }

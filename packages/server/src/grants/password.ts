@@ -1,9 +1,10 @@
-import type { AuthService } from '../auth-service.js';
+import type { Config } from '../config.js';
+import { verifyCredentials, type CredentialDeps } from '../credentials/verify-credentials.js';
 import { INVALID_CREDENTIALS, InvalidGrantError } from '../errors.js';
-import { issueTokens, type TokenGrant } from '../sessions/issue-tokens.js';
+import { issueTokens, type TokenGrant, type TokenIssuerDeps } from '../sessions/issue-tokens.js';
 import { startSession } from '../sessions/sessions.js';
-import { verifyCredentials } from '../credentials/verify-credentials.js';
-import type { Source, User } from '../store/port.js';
+import type { Source, Store, User } from '../store/port.js';
+import type { RefreshTokens } from '../tokens/refresh-token.js';
 
 /** RFC 6749 §4.3 resource owner password credentials grant, as the AntPeer page describes it. */
 export interface PasswordGrantRequest {
@@ -12,13 +13,17 @@ export interface PasswordGrantRequest {
   source: Source;
 }
 
-async function checkSourceRate(auth: AuthService, request: PasswordGrantRequest): Promise<void> {
-  await auth.bruteForce.assertSourceAllowed(request.source.address);
-}
+/** What the password grant uses. */
+export type PasswordGrantDeps = CredentialDeps &
+  TokenIssuerDeps & {
+    store: Pick<Store, 'users' | 'sessions' | 'settings' | 'audit'>;
+    refreshTokens: RefreshTokens;
+    config: Pick<Config, 'sessions'>;
+  };
 
 /** Unknown user, wrong password and locked account fail identically (DESIGN §1). */
-async function authenticate(auth: AuthService, request: PasswordGrantRequest): Promise<User> {
-  const user = await verifyCredentials(auth, request.username, request.password, request.source);
+async function authenticate(deps: PasswordGrantDeps, request: PasswordGrantRequest): Promise<User> {
+  const user = await verifyCredentials(deps, request.username, request.password, request.source);
   if (!user) throw new InvalidGrantError(INVALID_CREDENTIALS, 401);
   return user;
 }
@@ -28,10 +33,12 @@ function checkAccountEnabled(user: User): void {
 }
 
 /** Authenticates a client application and starts a session. */
-export async function passwordGrant(auth: AuthService, request: PasswordGrantRequest): Promise<TokenGrant> {
-  await checkSourceRate(auth, request);
-  const user = await authenticate(auth, request);
+export async function passwordGrant(deps: PasswordGrantDeps, request: PasswordGrantRequest): Promise<TokenGrant> {
+  const user = await authenticate(deps, request);
   checkAccountEnabled(user);
-  const { session, refreshToken } = await startSession(auth, user, request.source);
-  return issueTokens(auth, { user, session, refreshToken, refreshExpiresAt: session.idleExpiresAt });
+  const [{ session, refreshToken }, realmNotBefore] = await Promise.all([
+    startSession({ ...deps, policy: deps.config.sessions }, user, request.source),
+    deps.store.settings.getRealmNotBefore(),
+  ]);
+  return issueTokens(deps, { user, session, refreshToken, refreshExpiresAt: session.idleExpiresAt, realmNotBefore });
 }

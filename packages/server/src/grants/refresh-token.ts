@@ -1,7 +1,12 @@
-import type { AuthService } from '../auth-service.js';
-import { InvalidGrantError } from '../errors.js';
-import { issueTokens, type TokenGrant } from '../sessions/issue-tokens.js';
-import type { RotationOutcome, Source } from '../store/port.js';
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import type { Config } from '../config.js';
+import type { BruteForceGuard } from '../credentials/brute-force.js';
+import { InvalidGrantError, TooManyRequestsError } from '../errors.js';
+import { issueTokens, type TokenGrant, type TokenIssuerDeps } from '../sessions/issue-tokens.js';
+import { decideRotation, type PresentedToken, type RotationDecision } from '../sessions/rotation.js';
+import type { Source, Store } from '../store/port.js';
+import type { RefreshTokens } from '../tokens/refresh-token.js';
 
 /** RFC 6749 §6 refresh grant. */
 export interface RefreshTokenGrantRequest {
@@ -9,53 +14,84 @@ export interface RefreshTokenGrantRequest {
   source: Source;
 }
 
-async function checkSourceRate(auth: AuthService, request: RefreshTokenGrantRequest): Promise<void> {
-  await auth.bruteForce.assertSourceAllowed(request.source.address);
+/** What the refresh grant uses. */
+export type RefreshTokenGrantDeps = TokenIssuerDeps & {
+  store: Pick<Store, 'sessions' | 'audit'>;
+  clock: Clock;
+  logger: Logger;
+  bruteForce: BruteForceGuard;
+  refreshTokens: RefreshTokens;
+  config: Pick<Config, 'sessions'>;
+};
+
+/** A decision whose change another request's change beat: decide again, at most this often. */
+const MAX_DECISIONS = 8;
+
+async function checkSourceRate(deps: RefreshTokenGrantDeps, request: RefreshTokenGrantRequest): Promise<void> {
+  const throttle = await deps.bruteForce.checkSource(request.source.address);
+  if (throttle) throw new TooManyRequestsError(Math.max(1, Math.ceil(throttle.retryAfterMs / 1000)));
 }
 
-async function rejectUnknownToken(auth: AuthService, request: RefreshTokenGrantRequest): Promise<never> {
-  await auth.bruteForce.recordFailure(request.source.address, null);
+async function rejectUnknownToken(deps: RefreshTokenGrantDeps, request: RefreshTokenGrantRequest): Promise<never> {
+  await deps.bruteForce.recordSourceFailure(request.source.address);
   throw new InvalidGrantError('Invalid refresh token');
 }
 
 /**
- * Checks and rotates the token in one atomic store step: the live token rotates; the previous
- * one within the grace window converges on the same successor; any other token of the session
- * revokes it (RFC 9700 §4.14.2).
+ * Reads the session, decides (live token: rotate; previous one within the grace window: converge
+ * on the same successor; any older one: revoke, RFC 9700 §4.14.2), and applies the decision with
+ * compare-and-set. When a concurrent request changed the session first, the decision is taken
+ * again from what it left: a burst carrying one token rotates it once and converges.
  */
 async function rotateRefreshToken(
-  auth: AuthService,
-  request: RefreshTokenGrantRequest,
-  successor: string,
-): Promise<RotationOutcome> {
-  return auth.store.rotateRefreshToken({
-    presentedHash: auth.refreshTokens.hash(request.refreshToken),
-    successorHash: auth.refreshTokens.hash(successor),
-    now: auth.clock.now(),
-    idleMs: auth.config.sessionIdle * 1000,
-    graceMs: auth.config.refreshGrace * 1000,
-    source: request.source,
+  deps: RefreshTokenGrantDeps,
+  presented: PresentedToken,
+  source: Source,
+): Promise<RotationDecision> {
+  const { idleMs, graceMs } = deps.config.sessions;
+  for (let attempt = 1; ; attempt += 1) {
+    const context = await deps.store.sessions.getContext(presented.sessionId);
+    const decision = decideRotation(context, presented, deps.clock.now(), { idleMs, graceMs }, source);
+    if (!('change' in decision) || (await deps.store.sessions.apply(decision.change))) return decision;
+    if (attempt === MAX_DECISIONS) throw new Error(`rotation of session ${presented.sessionId} lost ${attempt} races in a row`);
+  }
+}
+
+/** A converged retry is legitimate, but an operator investigating a theft wants to see it. */
+function recordReplay(deps: RefreshTokenGrantDeps, sessionId: string, userId: string, source: Source): Promise<void> {
+  return deps.store.audit.record({
+    at: deps.clock.now(),
+    type: 'refresh_token_replay',
+    userId,
+    sessionId,
+    sourceAddress: source.address,
+    userAgent: source.userAgent,
+    detail: 'the previous refresh token was presented again within the grace window; the same successor was handed out',
   });
 }
 
 /** Exchanges a refresh token for new tokens. */
-export async function refreshTokenGrant(auth: AuthService, request: RefreshTokenGrantRequest): Promise<TokenGrant> {
-  await checkSourceRate(auth, request);
-  if (!auth.refreshTokens.isWellFormed(request.refreshToken)) return rejectUnknownToken(auth, request);
-  const successor = auth.refreshTokens.successorOf(request.refreshToken);
-  const outcome = await rotateRefreshToken(auth, request, successor);
-  switch (outcome.kind) {
-    case 'rotated':
+export async function refreshTokenGrant(deps: RefreshTokenGrantDeps, request: RefreshTokenGrantRequest): Promise<TokenGrant> {
+  await checkSourceRate(deps, request);
+  const presented = deps.refreshTokens.read(request.refreshToken);
+  if (!presented) return rejectUnknownToken(deps, request);
+  const decision = await rotateRefreshToken(deps, presented, request.source);
+  switch (decision.kind) {
     case 'replayed':
-      return issueTokens(auth, {
-        user: outcome.user,
-        session: outcome.session,
-        refreshToken: successor,
-        refreshExpiresAt: outcome.tokenExpiresAt,
-        realmNotBefore: outcome.realmNotBefore,
+      await recordReplay(deps, decision.grant.context.session.id, decision.grant.context.user.id, request.source);
+    // falls through: a replay hands out the same successor as the rotation did
+    case 'rotated': {
+      const { context, generation, tokenExpiresAt } = decision.grant;
+      return issueTokens(deps, {
+        user: context.user,
+        session: context.session,
+        refreshToken: deps.refreshTokens.mint(context.session.id, generation),
+        refreshExpiresAt: tokenExpiresAt,
+        realmNotBefore: context.realmNotBefore,
       });
+    }
     case 'unknown':
-      return rejectUnknownToken(auth, request);
+      return rejectUnknownToken(deps, request);
     case 'expired':
       throw new InvalidGrantError('Token is not active');
     case 'session_ended':
@@ -63,8 +99,8 @@ export async function refreshTokenGrant(auth: AuthService, request: RefreshToken
     case 'stale':
       throw new InvalidGrantError('Stale token');
     case 'reused':
-      auth.logger.warn(
-        { sessionId: outcome.session.id, userId: outcome.session.userId, source: request.source.address },
+      deps.logger.warn(
+        { sessionId: presented.sessionId, source: request.source.address },
         'refresh token reuse detected; session revoked',
       );
       throw new InvalidGrantError('Refresh token reuse detected');

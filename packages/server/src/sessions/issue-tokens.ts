@@ -1,6 +1,8 @@
-import type { AuthService } from '../auth-service.js';
+import type { Clock } from '../clock.js';
+import type { Config } from '../config.js';
 import type { Session, User } from '../store/port.js';
 import { signAccessToken } from '../tokens/access-token.js';
+import type { KeyRing } from '../tokens/keys.js';
 
 /** What a successful grant hands out, before the HTTP layer names the fields as the contract does. */
 export interface TokenGrant {
@@ -15,41 +17,45 @@ export interface TokenGrant {
   notBeforePolicy: number;
 }
 
+/** What signing an access token needs. */
+export interface TokenIssuerDeps {
+  keys: KeyRing;
+  clock: Clock;
+  config: Pick<Config, 'issuer' | 'audience' | 'accessTokenTtlMs'>;
+}
+
 /** Signs an access token for the session and packages it with the session's refresh token. */
 export async function issueTokens(
-  auth: AuthService,
+  deps: TokenIssuerDeps,
   grant: {
     user: User;
     session: Session;
     refreshToken: string;
     refreshExpiresAt: number;
-    /** The realm-wide not-before policy when the caller already read it (the rotation does). */
-    realmNotBefore?: number;
+    /** The realm-wide not-before policy (ms), as read with the session. */
+    realmNotBefore: number;
   },
 ): Promise<TokenGrant> {
   const { user, session } = grant;
-  const now = auth.clock.now();
+  const now = deps.clock.now();
   const issuedAt = Math.floor(now / 1000);
   const maxRemaining = Math.max(0, Math.floor((session.maxExpiresAt - now) / 1000));
-  const expiresIn = Math.min(auth.config.accessTokenTtl, maxRemaining);
-  const [accessToken, realmNotBefore] = await Promise.all([
-    signAccessToken(auth.keys, {
-      issuer: auth.config.issuer,
-      audience: auth.config.audience,
-      subject: user.id,
-      clientId: user.username,
-      sessionId: session.id,
-      issuedAt,
-      expiresAt: issuedAt + expiresIn,
-    }),
-    grant.realmNotBefore ?? auth.store.getRealmNotBefore(),
-  ]);
+  const expiresIn = Math.min(Math.floor(deps.config.accessTokenTtlMs / 1000), maxRemaining);
+  const accessToken = await signAccessToken(deps.keys, {
+    issuer: deps.config.issuer,
+    audience: deps.config.audience,
+    subject: user.id,
+    clientId: user.username,
+    sessionId: session.id,
+    issuedAt,
+    expiresAt: issuedAt + expiresIn,
+  });
   return {
     accessToken,
     expiresIn,
     refreshExpiresIn: Math.max(0, Math.floor((grant.refreshExpiresAt - now) / 1000)),
     refreshToken: grant.refreshToken,
     sessionId: session.id,
-    notBeforePolicy: Math.floor(Math.max(realmNotBefore, user.notBefore) / 1000),
+    notBeforePolicy: Math.ceil(Math.max(grant.realmNotBefore, user.notBefore) / 1000),
   };
 }

@@ -1,7 +1,14 @@
-import { GuardError, type Identity } from '@antpeer/guard';
-import type { AuthService } from '../auth-service.js';
-import type { Session, User } from '../store/port.js';
+import { GuardError, type Identity, type Verifier } from '@antpeer/guard';
+import type { Clock } from '../clock.js';
+import type { Session, Store, User } from '../store/port.js';
 import { isSessionActive } from './sessions.js';
+
+/** What checking an access token against the store uses. */
+export interface AccessTokenCheckDeps {
+  store: Pick<Store, 'sessions'>;
+  clock: Clock;
+  accessTokens: Verifier;
+}
 
 /** An access token that checked out against the signature and against the store. */
 export interface AccessTokenIdentity {
@@ -12,20 +19,21 @@ export interface AccessTokenIdentity {
 
 /**
  * What only the server can check about a token whose signature and claims the guard verified: its
- * session is still active, its user enabled, and it is not older than the not-before policy. A
- * revoked session stops passing at once, not at token expiry. Returns null when it does not pass.
+ * session is still active, its user enabled, and it is not older than the not-before policy (a
+ * policy is a whole second, so `iat` compares exactly). A revoked session stops passing at once,
+ * not at token expiry. Returns null when it does not pass.
  */
 export async function checkIdentityInStore(
-  auth: AuthService,
+  deps: Omit<AccessTokenCheckDeps, 'accessTokens'>,
   identity: Identity,
 ): Promise<{ user: User; session: Session } | null> {
   if (identity.sessionId === undefined) return null;
-  const context = await auth.store.getSessionContext(identity.sessionId);
+  const context = await deps.store.sessions.getContext(identity.sessionId);
   if (!context) return null;
   const { session, user, realmNotBefore } = context;
-  if (session.userId !== identity.subject || !isSessionActive(session, auth.clock.now())) return null;
+  if (session.userId !== identity.subject || !isSessionActive(session, deps.clock.now())) return null;
   if (!user.enabled) return null;
-  if (identity.issuedAt < Math.floor(Math.max(realmNotBefore, user.notBefore) / 1000)) return null;
+  if (identity.issuedAt * 1000 < Math.max(realmNotBefore, user.notBefore)) return null;
   return { user, session };
 }
 
@@ -34,14 +42,14 @@ export async function checkIdentityInStore(
  * (RFC 9068 §4) through the guard, then {@link checkIdentityInStore}. Returns null for any token
  * that does not pass.
  */
-export async function verifyAccessToken(auth: AuthService, token: string): Promise<AccessTokenIdentity | null> {
+export async function verifyAccessToken(deps: AccessTokenCheckDeps, token: string): Promise<AccessTokenIdentity | null> {
   let identity: Identity;
   try {
-    identity = await auth.accessTokens.verify(token);
+    identity = await deps.accessTokens.verify(token);
   } catch (error) {
     if (error instanceof GuardError) return null;
     throw error;
   }
-  const checked = await checkIdentityInStore(auth, identity);
+  const checked = await checkIdentityInStore(deps, identity);
   return checked && { identity, ...checked };
 }

@@ -1,9 +1,13 @@
 /**
- * The Store port: everything the token service keeps. One interface, one adapter per driver
- * (`sqlite/`, `postgres/`), one conformance suite (`test/conformance.ts`) that every adapter passes.
+ * The Store port: everything the token service keeps, split into the parts each caller needs.
+ * One adapter per driver (`sqlite/`, `postgres/`) implements every part; one conformance suite per
+ * part (`test/`) proves it. Adapters only read, lock and write: every rule (rotation, grace, reuse,
+ * lockout) is decided by a pure function in the domain and handed to the store as the rows to write.
  *
  * All times are milliseconds since the epoch, given by the caller (the store never reads a clock).
- * Tokens are never stored: only their SHA-256 hashes. Key material arrives already sealed.
+ * No token is ever stored, not even hashed: a refresh token names its session and generation and
+ * carries a MAC (see `tokens/refresh-token.ts`). Counter keys arrive already hashed; key material
+ * arrives already sealed.
  */
 
 /** A client application: the "user" of the password grant. */
@@ -14,6 +18,8 @@ export interface User {
   enabled: boolean;
   /** Per-user not-before policy (ms); 0 when never set. */
   notBefore: number;
+  /** May introspect other client applications' tokens (RFC 7662 §4): a resource server. */
+  canIntrospect: boolean;
   createdAt: number;
   updatedAt: number;
 }
@@ -25,16 +31,26 @@ export interface NewUser {
   createdAt: number;
 }
 
-export type UserPatch = Partial<Pick<User, 'passwordHash' | 'enabled' | 'notBefore'>> & { updatedAt: number };
+export type UserPatch = Partial<Pick<User, 'passwordHash' | 'enabled' | 'notBefore' | 'canIntrospect'>> & { updatedAt: number };
 
 /** Why a session ended. */
 export type SessionEndReason = 'logout' | 'revoked' | 'reuse' | 'user_disabled' | 'user_removed';
 
+/** Where a request came from; recorded on sessions and audit events. */
+export interface Source {
+  address: string;
+  userAgent: string;
+}
+
+/**
+ * A session and the state of its refresh-token chain: one row, however often it is refreshed. The
+ * live refresh token is generation `generation`; the one before it is `generation - 1`.
+ */
 export interface Session {
   id: string;
   userId: string;
   createdAt: number;
-  /** Slides on every refresh, never past `maxExpiresAt`. */
+  /** When the live refresh token expires; slides on every refresh, never past `maxExpiresAt`. */
   idleExpiresAt: number;
   /** Fixed at creation. */
   maxExpiresAt: number;
@@ -43,76 +59,43 @@ export interface Session {
   endReason: SessionEndReason | null;
   sourceAddress: string;
   userAgent: string;
-}
-
-/** Where a request came from; recorded on sessions and audit events. */
-export interface Source {
-  address: string;
-  userAgent: string;
-}
-
-export interface NewSession {
-  id: string;
-  userId: string;
-  createdAt: number;
-  idleExpiresAt: number;
-  maxExpiresAt: number;
-  source: Source;
-  /** Hash of the session's first refresh token; it expires at `idleExpiresAt`. */
-  refreshTokenHash: string;
-}
-
-/** One atomic check-and-rotate of a refresh token (DESIGN §2). */
-export interface RotationRequest {
-  presentedHash: string;
-  /** Hash of the successor, derived from the presented token; the same on every retry. */
-  successorHash: string;
-  now: number;
-  idleMs: number;
-  graceMs: number;
-  source: Source;
-}
-
-/** What the session looks like after a rotation (or a converged retry). */
-export interface RotationGrant {
-  session: Session;
-  user: User;
-  /** When the refresh token being handed out was issued and when it expires. */
+  /** Generation of the live refresh token: 0 for the session's first, +1 on every rotation. */
+  generation: number;
+  /** When the live refresh token was issued (the last rotation, or the session's start). */
   tokenIssuedAt: number;
-  tokenExpiresAt: number;
-  /**
-   * The realm-wide not-before policy (ms, 0 when never set) as read inside the rotation, so the
-   * caller need not read it again.
-   */
-  realmNotBefore: number;
+  /** When the previous refresh token was issued; null before the first rotation. */
+  previousIssuedAt: number | null;
 }
 
-export type RotationOutcome =
-  | ({ kind: 'rotated' } & RotationGrant)
-  /** The immediately previous token came back within the grace window: same successor again. */
-  | ({ kind: 'replayed' } & RotationGrant)
-  | { kind: 'unknown' }
-  | { kind: 'expired' }
-  | { kind: 'session_ended' }
-  | { kind: 'stale' }
-  /** An older token came back: the session is now revoked and an audit event recorded. */
-  | { kind: 'reused'; session: Session };
+export type NewSession = Pick<Session, 'id' | 'userId' | 'createdAt' | 'idleExpiresAt' | 'maxExpiresAt'> & {
+  source: Source;
+};
 
-/** A session, its user and the realm-wide not-before policy (ms; 0 when never set). */
+/** A session, its user and the realm-wide not-before policy (ms; 0 when never set), read together. */
 export interface SessionContext {
   session: Session;
   user: User;
   realmNotBefore: number;
 }
 
-/** A refresh token looked up by hash, with its session and user. */
-export interface RefreshTokenRecord {
-  session: Session;
-  user: User;
-  issuedAt: number;
-  expiresAt: number;
-  /** Whether this is the session's one live token. */
-  live: boolean;
+/** The fields of a session a change may set. */
+export type SessionPatch = Partial<
+  Pick<
+    Session,
+    'generation' | 'tokenIssuedAt' | 'previousIssuedAt' | 'idleExpiresAt' | 'lastRefreshAt' | 'endedAt' | 'endReason'
+  >
+>;
+
+/**
+ * A change decided from a snapshot of a session: it applies only while the session is still open
+ * and still at `expectedGeneration` (compare-and-set), so two decisions taken from the same
+ * snapshot can never both apply. The audit event, if any, is written in the same transaction.
+ */
+export interface SessionChange {
+  sessionId: string;
+  expectedGeneration: number;
+  patch: SessionPatch;
+  audit?: AuditEvent;
 }
 
 /** A signing key; the private half is sealed under the server secret. */
@@ -136,17 +119,105 @@ export interface AuditEvent {
   detail: string;
 }
 
-/** A fixed-window failure counter (brute-force accounting). */
-export interface FailureCount {
+/** Which audit events to list; every field narrows. */
+export interface AuditFilter {
+  /** Recorded at or after (ms). */
+  since?: number;
+  /** Recorded before (ms). */
+  until?: number;
+  userId?: string;
+  type?: string;
+  /** At most this many, newest first. */
+  limit: number;
+}
+
+/** A fixed-window counter (brute-force accounting). Expired counters may still be returned. */
+export interface Counter {
   count: number;
   /** When the window (and any lock it implies) ends. */
   resetAt: number;
 }
 
-export interface Store {
-  /** Which adapter this is, e.g. `sqlite` or `postgres`. */
-  readonly kind: string;
+/** What a counter decision writes: a new value per key, or null to delete it. */
+export type CounterWrites = ReadonlyMap<string, Counter | null>;
 
+/** Client applications. Usernames are unique, compared exactly. */
+export interface UserStore {
+  /** @throws {UsernameTakenError} */
+  create(user: NewUser): Promise<User>;
+  findByUsername(username: string): Promise<User | null>;
+  findById(id: string): Promise<User | null>;
+  list(): Promise<User[]>;
+  count(): Promise<number>;
+  /** Returns false when there is no such user. */
+  update(id: string, patch: UserPatch): Promise<boolean>;
+  /** Removes the user and its sessions. Returns false when there is no such user. */
+  remove(id: string): Promise<boolean>;
+}
+
+/** Sessions and the state of their refresh-token chains. */
+export interface SessionStore {
+  /**
+   * Starts a session at generation 0, unless the user already has `maxActive` sessions active at
+   * `createdAt` (then returns null). Counting and inserting are one atomic step.
+   */
+  create(session: NewSession, maxActive: number): Promise<Session | null>;
+  get(id: string): Promise<Session | null>;
+  /** The session with its user and the realm-wide not-before policy, in one read. */
+  getContext(id: string): Promise<SessionContext | null>;
+  /**
+   * Applies a change decided from a snapshot (see {@link SessionChange}); returns false, writing
+   * nothing, when the session ended or moved to another generation since. Durable before it resolves.
+   */
+  apply(change: SessionChange): Promise<boolean>;
+  /** Sessions not ended and not past their idle or max expiry at `now`, newest first. */
+  listActive(now: number, userId?: string): Promise<Session[]>;
+  /** Ends the session if it has not ended; returns whether it did. */
+  end(id: string, reason: SessionEndReason, at: number): Promise<boolean>;
+  /** Ends every open session of the user; returns how many. */
+  endAllOfUser(userId: string, reason: SessionEndReason, at: number): Promise<number>;
+}
+
+/** Signing keys. */
+export interface KeyStore {
+  /** Newest first. */
+  list(): Promise<StoredKey[]>;
+  /** Adds a key and retires every other unretired key at `key.createdAt`, atomically. */
+  addRetiringOthers(key: StoredKey): Promise<void>;
+}
+
+/** Realm-wide settings: the not-before policy and the sealed server-side secrets. */
+export interface SettingsStore {
+  /** The realm-wide not-before policy (ms); 0 until set. */
+  getRealmNotBefore(): Promise<number>;
+  setRealmNotBefore(at: number): Promise<void>;
+  /** A named sealed secret, created with `value` if absent; returns the stored one (first writer wins). */
+  getOrCreateSecret(name: string, value: string): Promise<string>;
+}
+
+/** Keyed fixed-window counters, shared by every instance. */
+export interface CounterStore {
+  /** The counters under `keys` as stored (absent keys are missing from the map). */
+  read(keys: readonly string[]): Promise<ReadonlyMap<string, Counter>>;
+  /**
+   * Reads the counters under `keys`, lets `decide` choose what to write, and writes it, as one
+   * atomic step: no concurrent update of the same keys interleaves (check-and-increment).
+   */
+  update<T>(
+    keys: readonly string[],
+    decide: (current: ReadonlyMap<string, Counter>) => { result: T; writes: CounterWrites },
+  ): Promise<T>;
+}
+
+/** The audit trail. */
+export interface AuditStore {
+  record(event: AuditEvent): Promise<void>;
+  /** Events matching `filter`, newest first (same instant: most recently recorded first). */
+  list(filter: AuditFilter): Promise<AuditEvent[]>;
+}
+
+/** Schema, health and housekeeping. */
+export interface Maintenance {
   /** Applies pending migrations; safe to call from several processes at once. */
   migrate(): Promise<void>;
   /** How many migrations `migrate()` would apply (a server started without migrating refuses to run on a store that needs them). */
@@ -154,71 +225,27 @@ export interface Store {
   /** Resolves when the store answers. */
   ping(): Promise<void>;
   close(): Promise<void>;
-
-  // Users. Usernames are unique, compared exactly.
-  /** @throws {UsernameTakenError} */
-  createUser(user: NewUser): Promise<User>;
-  findUserByUsername(username: string): Promise<User | null>;
-  findUserById(id: string): Promise<User | null>;
-  listUsers(): Promise<User[]>;
-  /** Returns false when there is no such user. */
-  updateUser(id: string, patch: UserPatch): Promise<boolean>;
-  /** Removes the user, its sessions and their tokens. Returns false when there is no such user. */
-  removeUser(id: string): Promise<boolean>;
-  countUsers(): Promise<number>;
-
-  // Sessions and refresh tokens.
-  createSession(session: NewSession): Promise<Session>;
-  /** The one atomic step of DESIGN §2: check the presented token and rotate, converge or revoke. */
-  rotateRefreshToken(request: RotationRequest): Promise<RotationOutcome>;
-  findRefreshToken(hash: string): Promise<RefreshTokenRecord | null>;
-  getSession(id: string): Promise<Session | null>;
-  /**
-   * The session with its user and the realm-wide not-before policy, in one read: what every
-   * request through the gateway checks. Null when there is no such session.
-   */
-  getSessionContext(id: string): Promise<SessionContext | null>;
-  /** Sessions not ended and not past their idle or max expiry at `now`, newest first. */
-  listActiveSessions(now: number, userId?: string): Promise<Session[]>;
-  /** Ends the session if it has not ended; returns whether it did. */
-  endSession(id: string, reason: SessionEndReason, at: number): Promise<boolean>;
-  /** Ends every open session of the user; returns how many. */
-  endUserSessions(userId: string, reason: SessionEndReason, at: number): Promise<number>;
-
-  // Not-before policy (realm-wide; per user lives on User).
-  getRealmNotBefore(): Promise<number>;
-  setRealmNotBefore(at: number): Promise<void>;
-
-  // Signing keys.
-  listKeys(): Promise<StoredKey[]>;
-  /** Adds a key and retires every other unretired key at `key.createdAt`, atomically. */
-  addKeyRetiringOthers(key: StoredKey): Promise<void>;
-
-  /** A named sealed secret, created with `value` if absent; returns the stored one (first writer wins). */
-  getOrCreateSecret(name: string, value: string): Promise<string>;
-
-  // Audit.
-  recordAudit(event: AuditEvent): Promise<void>;
-  listAudit(limit: number): Promise<AuditEvent[]>;
-
-  // Brute-force counters.
-  /** Counts one failure under `key` in a window of `windowMs` starting at the first failure. */
-  recordFailure(key: string, now: number, windowMs: number): Promise<FailureCount>;
-  /** The current count, or zero once the window has passed. */
-  getFailures(key: string, now: number): Promise<FailureCount>;
-  clearFailures(key: string): Promise<void>;
-
-  /** Deletes sessions, tokens and counters that ended or expired before `before`, at most `limit` rows each. */
+  /** Deletes sessions and counters that ended or expired before `before`, at most `limit` rows each. */
   purgeExpired(before: number, limit: number): Promise<number>;
   /** Deletes audit events recorded before `before`, oldest first, at most `limit` of them. */
   purgeAudit(before: number, limit: number): Promise<number>;
-
   /**
    * Whether `error` (thrown by one of this store's methods) means the database cannot be reached
-   * right now, as opposed to a bug: the HTTP layer answers 503 with Retry-After for these. Adapters
-   * that cannot be unreachable (an embedded file) may leave it out.
+   * right now, as opposed to a bug: the HTTP layer answers 503 with Retry-After for these.
    */
-  isUnavailableError?(error: unknown): boolean;
+  isUnavailableError(error: unknown): boolean;
+}
+
+/** Every part of a store, as one adapter provides them. */
+export interface Store extends Maintenance {
+  /** Which adapter this is, e.g. `sqlite` or `postgres`. */
+  readonly kind: string;
+  readonly users: UserStore;
+  readonly sessions: SessionStore;
+  readonly keys: KeyStore;
+  readonly settings: SettingsStore;
+  readonly counters: CounterStore;
+  readonly audit: AuditStore;
 }
 
 /** A username that already exists. */

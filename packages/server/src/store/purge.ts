@@ -1,12 +1,10 @@
 import type { Store } from './port.js';
 
-const DAY_MS = 86_400_000;
-
 export interface PurgeOptions {
   /** Now (ms): sessions, tokens and counters that ended or expired before it go. */
   now: number;
-  /** Days audit events are kept; 0 keeps them forever. */
-  auditRetentionDays: number;
+  /** How long audit events are kept (ms); 0 keeps them forever. */
+  auditRetentionMs: number;
   /** Rows of each kind per statement: each batch is one short transaction, so no lock is held for long. */
   batchSize: number;
   /** Most batches of each kind in this run; what is left waits for the next run. */
@@ -47,8 +45,8 @@ export async function purgeStore(store: Store, options: PurgeOptions): Promise<P
     return total;
   };
   result.expired = await drain(() => store.purgeExpired(options.now, options.batchSize));
-  if (options.auditRetentionDays > 0) {
-    const auditBefore = options.now - options.auditRetentionDays * DAY_MS;
+  if (options.auditRetentionMs > 0) {
+    const auditBefore = options.now - options.auditRetentionMs;
     result.audit = await drain(() => store.purgeAudit(auditBefore, options.batchSize));
   }
   return result;

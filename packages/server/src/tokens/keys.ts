@@ -2,7 +2,7 @@ import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:cryp
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { Clock } from '../clock.js';
 import type { SigningAlgorithm } from '../config.js';
-import type { Store, StoredKey } from '../store/port.js';
+import type { KeyStore, StoredKey } from '../store/port.js';
 import { open, seal } from './secret-box.js';
 
 const SEAL_PURPOSE = 'antpeer signing key';
@@ -46,29 +46,32 @@ export class KeyRing {
   #reading: Promise<void> | null = null;
 
   private constructor(
-    private readonly store: Store,
+    private readonly store: KeyStore,
     private readonly secret: Buffer,
     private readonly clock: Clock,
-    private readonly options: { algorithm: SigningAlgorithm; accessTokenTtl: number },
+    private readonly options: { accessTokenTtlMs: number },
   ) {}
 
-  /** Loads the keys from the store, creating the first one when there is none. */
-  static async open(
-    store: Store,
-    secret: Buffer,
-    clock: Clock,
-    options: { algorithm: SigningAlgorithm; accessTokenTtl: number },
-  ): Promise<KeyRing> {
+  /** Loads the keys from the store; changes nothing (see {@link ensureSigningKey}). */
+  static async open(store: KeyStore, secret: Buffer, clock: Clock, options: { accessTokenTtlMs: number }): Promise<KeyRing> {
     const ring = new KeyRing(store, secret, clock, options);
     await ring.reload();
-    if (!ring.#active || ring.#active.alg !== options.algorithm) await ring.rotate();
     return ring;
+  }
+
+  /**
+   * Makes a key of `algorithm` the signing key: creates the first key, or rotates when the
+   * configured algorithm changed (the old key stays published). Only a server starting up calls
+   * this; an admin command that merely reads never changes the keys.
+   */
+  async ensureSigningKey(algorithm: SigningAlgorithm): Promise<void> {
+    if (!this.#active || this.#active.alg !== algorithm) await this.rotate(algorithm);
   }
 
   /** Re-reads the keys from the store (another instance or the CLI may have rotated them). */
   async reload(): Promise<void> {
     this.#readAt = this.clock.now();
-    this.#stored = await this.store.listKeys();
+    this.#stored = await this.store.list();
     const current = this.#stored.find((key) => key.retiredAt === null);
     if (current && current.kid !== this.#active?.kid) {
       const pem = open(this.secret, SEAL_PURPOSE, current.sealedPrivateKey);
@@ -98,7 +101,7 @@ export class KeyRing {
   }
 
   #refreshJwks(): void {
-    const horizon = this.clock.now() - this.options.accessTokenTtl * 1000 - PUBLISH_MARGIN_MS;
+    const horizon = this.clock.now() - this.options.accessTokenTtlMs - PUBLISH_MARGIN_MS;
     this.#jwks = {
       keys: this.#stored
         .filter((key) => key.retiredAt === null || key.retiredAt > horizon)
@@ -106,14 +109,13 @@ export class KeyRing {
     };
   }
 
-  /** Creates a new signing key; the previous one stops signing and stays published. */
-  async rotate(): Promise<string> {
-    const alg = this.options.algorithm;
+  /** Creates a new signing key of `alg`; the previous one stops signing and stays published. */
+  async rotate(alg: SigningAlgorithm): Promise<string> {
     const { publicKey, privateKey } = generate(alg);
     const publicJwk = publicKey.export({ format: 'jwk' }) as JWK;
     const kid = await calculateJwkThumbprint(publicJwk, 'sha256');
     const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
-    await this.store.addKeyRetiringOthers({
+    await this.store.addRetiringOthers({
       kid,
       alg,
       publicJwk: publicJwk as Record<string, unknown>,

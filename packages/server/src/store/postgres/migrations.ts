@@ -72,4 +72,22 @@ export const postgresMigrations: readonly string[] = [
   );
   CREATE INDEX failure_counters_reset ON failure_counters (reset_at);
   `,
+  // Self-describing refresh tokens: one row per session, no row per token. Tokens of the old
+  // format cannot be presented any more, so the sessions they belonged to end here. Counter keys
+  // become keyed hashes computed by the domain, so the ones kept so far go.
+  `
+  DROP TABLE refresh_tokens;
+  UPDATE sessions SET ended_at = (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint, end_reason = 'revoked'
+   WHERE ended_at IS NULL;
+  ALTER TABLE sessions
+    DROP COLUMN current_hash,
+    DROP COLUMN previous_hash,
+    DROP COLUMN rotated_at,
+    ADD COLUMN generation BIGINT NOT NULL DEFAULT 0,
+    ADD COLUMN token_issued_at BIGINT NOT NULL DEFAULT 0,
+    ADD COLUMN previous_issued_at BIGINT;
+  CREATE INDEX audit_events_user ON audit_events (user_id, at);
+  DELETE FROM failure_counters;
+  ALTER TABLE users ADD COLUMN can_introspect BOOLEAN NOT NULL DEFAULT FALSE;
+  `,
 ];

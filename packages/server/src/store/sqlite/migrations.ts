@@ -1,4 +1,4 @@
-/** SQLite schema, one entry per version; applied in order, each in its own transaction. */
+/** SQLite schema, one entry per version; applied in order, each in its own transaction. Never edit a published entry. */
 export const sqliteMigrations: readonly string[] = [
   `
   CREATE TABLE users (
@@ -62,5 +62,24 @@ export const sqliteMigrations: readonly string[] = [
     count    INTEGER NOT NULL,
     reset_at INTEGER NOT NULL
   ) WITHOUT ROWID;
+  `,
+  // Self-describing refresh tokens: one row per session, no row per token. Tokens of the old
+  // format cannot be presented any more, so the sessions they belonged to end here. Counter keys
+  // become keyed hashes, so the raw ones kept so far go.
+  `
+  DROP TABLE refresh_tokens;
+  UPDATE sessions SET ended_at = CAST(unixepoch('subsec') * 1000 AS INTEGER), end_reason = 'revoked' WHERE ended_at IS NULL;
+  ALTER TABLE sessions DROP COLUMN current_hash;
+  ALTER TABLE sessions DROP COLUMN previous_hash;
+  ALTER TABLE sessions DROP COLUMN rotated_at;
+  ALTER TABLE sessions ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE sessions ADD COLUMN token_issued_at INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE sessions ADD COLUMN previous_issued_at INTEGER;
+  DROP INDEX sessions_idle_expiry;
+  CREATE INDEX sessions_purge ON sessions(COALESCE(ended_at, MIN(idle_expires_at, max_expires_at)));
+  CREATE INDEX audit_events_user ON audit_events(user_id, at);
+  DELETE FROM failure_counters;
+  ALTER TABLE users ADD COLUMN can_introspect INTEGER NOT NULL DEFAULT 0;
+  CREATE INDEX failure_counters_reset ON failure_counters(reset_at);
   `,
 ];

@@ -1,0 +1,109 @@
+import type { NewSession, Session, SessionChange, SessionContext, SessionEndReason, SessionStore } from '../port.js';
+import {
+  REALM_NOT_BEFORE,
+  SESSION_PATCH_COLUMNS,
+  newSessionRecord,
+  sessionContextColumns,
+  toSession,
+  toSessionContext,
+  type SessionContextRow,
+  type SessionRow,
+} from '../rows.js';
+import type { PostgresDatabase } from './database.js';
+
+/**
+ * Sessions on PostgreSQL. A refresh is two round trips: one read of the session's context, and one
+ * compare-and-set statement that applies the change (and its audit event) only if the session is
+ * still at the generation the change was decided from — exactly once across any number of instances.
+ */
+export class PostgresSessionStore implements SessionStore {
+  constructor(private readonly d: PostgresDatabase) {}
+
+  async create(session: NewSession, maxActive: number): Promise<Session | null> {
+    const s = this.d.s;
+    return this.d.transaction(async (client) => {
+      // Logins of one user queue here, so two of them cannot both see room for one more session.
+      await client.query(`SELECT 1 FROM ${s}.users WHERE id = $1 FOR UPDATE`, [session.userId]);
+      const inserted = await client.query(
+        `INSERT INTO ${s}.sessions (id, user_id, created_at, idle_expires_at, max_expires_at, last_refresh_at,
+           source_address, user_agent, generation, token_issued_at)
+         SELECT $1, $2, $3, $4, $5, $3, $6, $7, 0, $3
+          WHERE (SELECT COUNT(*) FROM ${s}.sessions
+                  WHERE user_id = $2 AND ended_at IS NULL AND idle_expires_at > $3 AND max_expires_at > $3) < $8`,
+        [
+          session.id,
+          session.userId,
+          session.createdAt,
+          session.idleExpiresAt,
+          session.maxExpiresAt,
+          session.source.address,
+          session.source.userAgent,
+          maxActive,
+        ],
+      );
+      return inserted.rowCount === 1 ? newSessionRecord(session) : null;
+    });
+  }
+
+  async get(id: string): Promise<Session | null> {
+    const { rows } = await this.d.query<SessionRow>(`SELECT * FROM ${this.d.s}.sessions WHERE id = $1`, [id]);
+    return rows[0] ? toSession(rows[0]) : null;
+  }
+
+  async getContext(id: string): Promise<SessionContext | null> {
+    const s = this.d.s;
+    const { rows } = await this.d.query<SessionContextRow>(
+      `SELECT ${sessionContextColumns(`${s}.settings`, '$1')}
+         FROM ${s}.sessions s JOIN ${s}.users u ON u.id = s.user_id WHERE s.id = $2`,
+      [REALM_NOT_BEFORE, id],
+    );
+    return rows[0] ? toSessionContext(rows[0]) : null;
+  }
+
+  async apply(change: SessionChange): Promise<boolean> {
+    const s = this.d.s;
+    const fields = Object.entries(change.patch) as Array<[keyof typeof SESSION_PATCH_COLUMNS, unknown]>;
+    const values: unknown[] = [change.sessionId, change.expectedGeneration, ...fields.map(([, value]) => value)];
+    const assignments = fields.map(([field], index) => `${SESSION_PATCH_COLUMNS[field]} = $${index + 3}`).join(', ');
+    const update = `UPDATE ${s}.sessions SET ${assignments} WHERE id = $1 AND generation = $2 AND ended_at IS NULL RETURNING id`;
+    if (!change.audit) return ((await this.d.query(update, values)).rowCount ?? 0) === 1;
+    const audit = change.audit;
+    const base = values.length;
+    const { rows } = await this.d.query<{ applied: string }>(
+      `WITH changed AS (${update}),
+            recorded AS (
+              INSERT INTO ${s}.audit_events (at, type, user_id, session_id, source_address, user_agent, detail)
+              SELECT $${base + 1}, $${base + 2}, $${base + 3}, $${base + 4}, $${base + 5}, $${base + 6}, $${base + 7} FROM changed)
+       SELECT COUNT(*) AS applied FROM changed`,
+      [...values, audit.at, audit.type, audit.userId, audit.sessionId, audit.sourceAddress, audit.userAgent, audit.detail],
+    );
+    return Number(rows[0]?.applied ?? 0) === 1;
+  }
+
+  async listActive(now: number, userId?: string): Promise<Session[]> {
+    const { rows } = await this.d.query<SessionRow>(
+      `SELECT * FROM ${this.d.s}.sessions
+        WHERE ended_at IS NULL AND idle_expires_at > $1 AND max_expires_at > $1
+          AND ($2::text IS NULL OR user_id = $2)
+        ORDER BY created_at DESC, id COLLATE "C"`,
+      [now, userId ?? null],
+    );
+    return rows.map(toSession);
+  }
+
+  async end(id: string, reason: SessionEndReason, at: number): Promise<boolean> {
+    const result = await this.d.query(
+      `UPDATE ${this.d.s}.sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL`,
+      [at, reason, id],
+    );
+    return (result.rowCount ?? 0) > 0;
+  }
+
+  async endAllOfUser(userId: string, reason: SessionEndReason, at: number): Promise<number> {
+    const result = await this.d.query(
+      `UPDATE ${this.d.s}.sessions SET ended_at = $1, end_reason = $2 WHERE user_id = $3 AND ended_at IS NULL`,
+      [at, reason, userId],
+    );
+    return result.rowCount ?? 0;
+  }
+}

@@ -1,0 +1,59 @@
+import Database from 'better-sqlite3';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { AuditEvent } from '../port.js';
+
+/**
+ * One SQLite file in WAL mode with `synchronous=FULL`, so a commit (and therefore every token a
+ * response carries) is fsync'd before the call returns. Writes take the database lock up front
+ * (`BEGIN IMMEDIATE`), so several processes on one file serialise cleanly instead of failing on
+ * lock upgrades. Statements are prepared once.
+ */
+export class SqliteDatabase {
+  readonly db: Database.Database;
+  readonly #statements = new Map<string, Database.Statement>();
+
+  constructor(filename: string) {
+    if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
+    this.db = new Database(filename);
+    // Effective on a new file only (before its first table): a purge's freed pages can then be
+    // handed back to the file system a few at a time (see `purgeExpired`).
+    this.db.pragma('auto_vacuum = INCREMENTAL');
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('foreign_keys = ON');
+    // After a purge the WAL file shrinks back instead of keeping its high-water mark.
+    this.db.pragma('journal_size_limit = 67108864');
+    if (filename !== ':memory:') {
+      // It holds password hashes and sealed keys: owner only. SQLite gives later -wal and -shm
+      // files the database file's mode.
+      for (const suffix of ['', '-wal', '-shm']) {
+        if (existsSync(filename + suffix)) chmodSync(filename + suffix, 0o600);
+      }
+    }
+  }
+
+  /** The prepared statement for `sql`. */
+  sql(sql: string): Database.Statement {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /** Runs `fn` in one write transaction, taking the write lock first. */
+  write<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  /** Records an audit event; inside a transaction it becomes part of it. */
+  insertAudit(event: AuditEvent): void {
+    this.sql(
+      `INSERT INTO audit_events (at, type, user_id, session_id, source_address, user_agent, detail)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ).run(event.at, event.type, event.userId, event.sessionId, event.sourceAddress, event.userAgent, event.detail);
+  }
+}

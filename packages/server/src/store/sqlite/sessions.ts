@@ -1,0 +1,131 @@
+import type { NewSession, Session, SessionChange, SessionContext, SessionEndReason, SessionStore } from '../port.js';
+import {
+  REALM_NOT_BEFORE,
+  SESSION_PATCH_COLUMNS,
+  newSessionRecord,
+  sessionContextColumns,
+  toSession,
+  toSessionContext,
+  type SessionContextRow,
+  type SessionRow,
+} from '../rows.js';
+import type { SqliteDatabase } from './database.js';
+
+interface Pending {
+  change: SessionChange;
+  resolve: (applied: boolean) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Sessions on SQLite; changes to them are group-committed (see {@link SqliteSessionStore.apply}). */
+export class SqliteSessionStore implements SessionStore {
+  readonly #d: SqliteDatabase;
+  #pending: Pending[] = [];
+  #scheduled: Promise<void> | null = null;
+
+  constructor(d: SqliteDatabase) {
+    this.#d = d;
+  }
+
+  async create(session: NewSession, maxActive: number): Promise<Session | null> {
+    const inserted = this.#d
+      .sql(
+        `INSERT INTO sessions (id, user_id, created_at, idle_expires_at, max_expires_at, last_refresh_at,
+           source_address, user_agent, generation, token_issued_at)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?3, ?6, ?7, 0, ?3
+          WHERE (SELECT COUNT(*) FROM sessions
+                  WHERE user_id = ?2 AND ended_at IS NULL AND idle_expires_at > ?3 AND max_expires_at > ?3) < ?8`,
+      )
+      .run(
+        session.id,
+        session.userId,
+        session.createdAt,
+        session.idleExpiresAt,
+        session.maxExpiresAt,
+        session.source.address,
+        session.source.userAgent,
+        maxActive,
+      ).changes;
+    return inserted === 1 ? newSessionRecord(session) : null;
+  }
+
+  async get(id: string): Promise<Session | null> {
+    const row = this.#d.sql('SELECT * FROM sessions WHERE id = ?').get(id) as SessionRow | undefined;
+    return row ? toSession(row) : null;
+  }
+
+  async getContext(id: string): Promise<SessionContext | null> {
+    const row = this.#d
+      .sql(`SELECT ${sessionContextColumns('settings', '?1')} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?2`)
+      .get(REALM_NOT_BEFORE, id) as SessionContextRow | undefined;
+    return row ? toSessionContext(row) : null;
+  }
+
+  /**
+   * Changes wait for the end of the current event-loop turn and then commit together, in one
+   * transaction and one fsync (group commit): a response still leaves only once its token is on
+   * disk, but a burst of refreshes pays for one disk flush instead of one each. Each change is
+   * compare-and-set on the generation it was decided from, so of two changes decided from the same
+   * snapshot only the first applies.
+   */
+  apply(change: SessionChange): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ change, resolve, reject });
+      this.#scheduled ??= new Promise((done) =>
+        setImmediate(() => {
+          this.#commit();
+          done();
+        }),
+      );
+    });
+  }
+
+  /** Resolves once every change already handed to {@link apply} is committed. */
+  async flush(): Promise<void> {
+    await this.#scheduled;
+  }
+
+  #commit(): void {
+    const batch = this.#pending;
+    this.#pending = [];
+    this.#scheduled = null;
+    let applied: boolean[];
+    try {
+      applied = this.#d.write(() => batch.map(({ change }) => this.#applyOne(change)));
+    } catch (error) {
+      for (const pending of batch) pending.reject(error);
+      return;
+    }
+    batch.forEach((pending, index) => pending.resolve(applied[index] === true));
+  }
+
+  #applyOne(change: SessionChange): boolean {
+    const fields = Object.entries(change.patch) as Array<[keyof typeof SESSION_PATCH_COLUMNS, unknown]>;
+    const assignments = fields.map(([field]) => `${SESSION_PATCH_COLUMNS[field]} = ?`).join(', ');
+    const changed = this.#d
+      .sql(`UPDATE sessions SET ${assignments} WHERE id = ? AND generation = ? AND ended_at IS NULL`)
+      .run(...fields.map(([, value]) => value), change.sessionId, change.expectedGeneration).changes;
+    if (changed === 1 && change.audit) this.#d.insertAudit(change.audit);
+    return changed === 1;
+  }
+
+  async listActive(now: number, userId?: string): Promise<Session[]> {
+    const rows = this.#d
+      .sql(
+        `SELECT * FROM sessions WHERE ended_at IS NULL AND idle_expires_at > ?1 AND max_expires_at > ?1
+           AND (?2 IS NULL OR user_id = ?2) ORDER BY created_at DESC, id`,
+      )
+      .all(now, userId ?? null) as SessionRow[];
+    return rows.map(toSession);
+  }
+
+  async end(id: string, reason: SessionEndReason, at: number): Promise<boolean> {
+    return this.#d.sql('UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL').run(at, reason, id).changes > 0;
+  }
+
+  async endAllOfUser(userId: string, reason: SessionEndReason, at: number): Promise<number> {
+    return this.#d
+      .sql('UPDATE sessions SET ended_at = ?, end_reason = ? WHERE user_id = ? AND ended_at IS NULL')
+      .run(at, reason, userId).changes;
+  }
+}
