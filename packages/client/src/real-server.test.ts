@@ -70,7 +70,7 @@ describe('TokenManager against the real AntPeer token service', () => {
     dataDir = mkdtempSync(join(tmpdir(), 'antpeer-client-real-'));
     const config = loadConfig({ ANTPEER_DATA_DIR: dataDir, PORT: '0', ANTPEER_LOG_LEVEL: 'silent' });
     server = await startServer(config, { clock: serverClock, logger: pino({ level: 'silent' }), argon2: CHEAP_ARGON2 });
-    await addClientApplication(server.auth, CLIENT.username, CLIENT.password);
+    await addClientApplication(server.auth, { name: 'test', sourceAddress: 'local', userAgent: 'test' }, CLIENT.username, CLIENT.password);
     const { port } = server.app.server.address() as AddressInfo;
     baseUrl = `http://127.0.0.1:${port}/bankit-api/antPeer/v1`;
   });
@@ -116,7 +116,7 @@ describe('TokenManager against the real AntPeer token service', () => {
     reset();
     const m = manager();
     await m.getAccessToken();
-    const [session] = await server.auth.store.listActiveSessions(serverClock.now());
+    const [session] = await server.auth.store.sessions.listActive(serverClock.now());
     assert.ok(session, 'the newest session is this manager’s');
     advance(901_000);
     dropNextTokenResponse = true;
@@ -126,9 +126,9 @@ describe('TokenManager against the real AntPeer token service', () => {
     advance(901_000);
     await m.getAccessToken();
     assert.equal(tokenRequests.at(-1)?.grant, 'refresh_token');
-    const after = await server.auth.store.getSession(session.id);
+    const after = await server.auth.store.sessions.get(session.id);
     assert.equal(after?.endedAt, null);
-    const [audit] = await server.auth.store.listAudit(1);
+    const [audit] = await server.auth.store.audit.list({ limit: 1 });
     assert.notEqual(audit?.type, 'refresh_token_reuse');
   });
 
@@ -136,9 +136,9 @@ describe('TokenManager against the real AntPeer token service', () => {
     reset();
     const m = manager();
     await m.getAccessToken();
-    const [session] = await server.auth.store.listActiveSessions(serverClock.now());
+    const [session] = await server.auth.store.sessions.listActive(serverClock.now());
     assert.ok(session);
-    await server.auth.store.endUserSessions(session.userId, 'revoked', serverClock.now());
+    await server.auth.store.sessions.endAllOfUser(session.userId, 'revoked', serverClock.now());
     advance(901_000);
     await m.getAccessToken();
     assert.deepEqual(tokenRequests.map((r) => r.grant), ['password', 'refresh_token', 'password']);
@@ -148,9 +148,9 @@ describe('TokenManager against the real AntPeer token service', () => {
     reset();
     const m = manager();
     await m.getAccessToken();
-    const [session] = await server.auth.store.listActiveSessions(serverClock.now());
+    const [session] = await server.auth.store.sessions.listActive(serverClock.now());
     assert.ok(session);
-    await server.auth.store.endUserSessions(session.userId, 'revoked', serverClock.now());
+    await server.auth.store.sessions.endAllOfUser(session.userId, 'revoked', serverClock.now());
     const response = await m.fetch('user/accounts');
     assert.equal(response.status, 404, 'the retried request carried a fresh, accepted token');
     assert.deepEqual(tokenRequests.map((r) => r.grant), ['password', 'refresh_token', 'password']);
@@ -168,9 +168,9 @@ describe('TokenManager against the real AntPeer token service', () => {
     reset();
     const m = manager();
     await m.getAccessToken();
-    const before = await server.auth.store.listActiveSessions(serverClock.now());
+    const before = await server.auth.store.sessions.listActive(serverClock.now());
     await m.logout();
-    const after = await server.auth.store.listActiveSessions(serverClock.now());
+    const after = await server.auth.store.sessions.listActive(serverClock.now());
     assert.equal(after.length, before.length - 1);
   });
 });

@@ -28,10 +28,10 @@ describe('loadConfig defaults', () => {
     assert.equal(config.dataDir, resolve('./data'));
     assert.equal(config.databaseUrl, null);
     assert.equal(config.secret, null);
-    assert.equal(config.accessTokenTtl, 900);
-    assert.equal(config.sessionIdle, 1800);
-    assert.equal(config.sessionMax, 36_000);
-    assert.equal(config.refreshGrace, 10);
+    assert.equal(config.accessTokenTtlMs, 900 * 1000);
+    assert.equal(config.sessions.idleMs, 1800 * 1000);
+    assert.equal(config.sessions.maxMs, 36_000 * 1000);
+    assert.equal(config.sessions.graceMs, 10 * 1000);
     assert.equal(config.signingAlgorithm, 'EdDSA');
     assert.equal(config.bootstrapUsername, null);
     assert.equal(config.bootstrapPassword, null);
@@ -45,7 +45,7 @@ describe('loadConfig defaults', () => {
     const config = loadConfig({ PORT: '', HOST: '', ANTPEER_SESSION_IDLE: '', DATABASE_URL: '', ANTPEER_ISSUER: '' });
     assert.equal(config.port, 8080);
     assert.equal(config.host, '127.0.0.1');
-    assert.equal(config.sessionIdle, 1800);
+    assert.equal(config.sessions.idleMs, 1800 * 1000);
     assert.equal(config.databaseUrl, null);
     assert.equal(config.issuer, 'http://127.0.0.1:8080/bankit-api/antPeer/v1');
   });
@@ -85,10 +85,10 @@ describe('loadConfig defaults', () => {
     assert.equal(config.port, 0);
     assert.equal(config.dataDir, '/tmp/antpeer-somewhere');
     assert.equal(config.databaseUrl, 'postgres://user:pw@localhost:5432/antpeer');
-    assert.equal(config.accessTokenTtl, 300);
-    assert.equal(config.sessionIdle, 600);
-    assert.equal(config.sessionMax, 600);
-    assert.equal(config.refreshGrace, 0);
+    assert.equal(config.accessTokenTtlMs, 300 * 1000);
+    assert.equal(config.sessions.idleMs, 600 * 1000);
+    assert.equal(config.sessions.maxMs, 600 * 1000);
+    assert.equal(config.sessions.graceMs, 0 * 1000);
     assert.equal(config.signingAlgorithm, 'ES256');
     assert.equal(config.bootstrapUsername, 'merchant-app');
     assert.equal(config.bootstrapPassword, 'twelve chars!');
@@ -177,8 +177,8 @@ describe('loadConfig with ANTPEER_CONFIG_FILE', () => {
     const config = loadConfig({ ANTPEER_CONFIG_FILE: file });
     assert.equal(config.port, 9090);
     assert.equal(config.host, '127.0.0.2');
-    assert.equal(config.sessionIdle, 600);
-    assert.equal(config.refreshGrace, 0);
+    assert.equal(config.sessions.idleMs, 600 * 1000);
+    assert.equal(config.sessions.graceMs, 0 * 1000);
     assert.equal(config.issuer, 'http://127.0.0.2:9090/bankit-api/antPeer/v1');
   });
 
@@ -186,7 +186,7 @@ describe('loadConfig with ANTPEER_CONFIG_FILE', () => {
     const file = write('override.json', JSON.stringify({ PORT: 9090, ANTPEER_SESSION_IDLE: 600 }));
     const config = loadConfig({ ANTPEER_CONFIG_FILE: file, PORT: '7070' });
     assert.equal(config.port, 7070);
-    assert.equal(config.sessionIdle, 600);
+    assert.equal(config.sessions.idleMs, 600 * 1000);
   });
 
   test('an empty environment variable does not hide the file’s value', () => {

@@ -12,7 +12,7 @@ export function registerPolicyCommands(program: Command): void {
     .action(async (options: { user?: string }) => {
       const at = await withAdmin(async (admin) => {
         const user = options.user === undefined ? undefined : await requireUser(admin, options.user);
-        return pushNotBefore(admin, { sourceAddress: admin.actor.sourceAddress, userAgent: admin.actor.name }, user?.id);
+        return pushNotBefore(admin, admin.actor, user?.id);
       });
       const scope = options.user === undefined ? 'realm-wide' : `for "${options.user}"`;
       process.stdout.write(`not-before policy set ${scope} to ${at / 1000} (${new Date(at).toISOString()})\n`);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { OWASP_ARGON2ID, PasswordHasher } from './password-hasher.js';
-import { CLIENT, TEST_ARGON2, startHarness } from '../test/harness.js';
+import { CLIENT, TEST_ACTOR, TEST_ARGON2, startHarness } from '../test/harness.js';
 import { addClientApplication } from './client-applications.js';
 
 describe('password hashing', () => {
@@ -38,11 +38,11 @@ describe('password grant and hashing', () => {
     const h = await startHarness();
     try {
       const weak = new PasswordHasher({ memoryCost: 512, timeCost: 1, parallelism: 1 });
-      const user = await h.server.auth.store.findUserByUsername(CLIENT.username);
+      const user = await h.server.auth.store.users.findByUsername(CLIENT.username);
       assert.ok(user);
-      await h.server.auth.store.updateUser(user.id, { passwordHash: await weak.hash(CLIENT.password), updatedAt: 1 });
+      await h.server.auth.store.users.update(user.id, { passwordHash: await weak.hash(CLIENT.password), updatedAt: 1 });
       assert.equal((await h.token(CLIENT)).statusCode, 200);
-      const upgraded = await h.server.auth.store.findUserById(user.id);
+      const upgraded = await h.server.auth.store.users.findById(user.id);
       assert.match(upgraded?.passwordHash ?? '', /m=1024,p=1,t=1/);
       assert.equal((await h.token(CLIENT)).statusCode, 200, 'the upgraded hash still verifies');
     } finally {
@@ -72,9 +72,9 @@ describe('password grant and hashing', () => {
   it('new client applications need a username and password that meet the rules', async () => {
     const h = await startHarness();
     try {
-      await assert.rejects(addClientApplication(h.server.auth, 'has space', 'a long enough password'), /username/);
-      await assert.rejects(addClientApplication(h.server.auth, 'ok-name', 'short'), /password/);
-      await assert.rejects(addClientApplication(h.server.auth, CLIENT.username, 'a long enough password'), /already exists/);
+      await assert.rejects(addClientApplication(h.server.auth, TEST_ACTOR, 'has space', 'a long enough password'), /username/);
+      await assert.rejects(addClientApplication(h.server.auth, TEST_ACTOR, 'ok-name', 'short'), /password/);
+      await assert.rejects(addClientApplication(h.server.auth, TEST_ACTOR, CLIENT.username, 'a long enough password'), /already exists/);
     } finally {
       await h.close();
     }

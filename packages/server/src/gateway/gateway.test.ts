@@ -167,7 +167,7 @@ describe('the gateway to an upstream', () => {
     const call = () =>
       h.server.app.inject({ method: 'GET', url: `${BASE}/user/accounts`, headers: { authorization: `Bearer ${login.access_token}` } });
     assert.equal((await call()).statusCode, 201);
-    await h.server.auth.store.endSession(login.session_state, 'revoked', h.clock.now());
+    await h.server.auth.store.sessions.end(login.session_state, 'revoked', h.clock.now());
     const response = await call();
     assert.equal(response.statusCode, 401);
     assert.match(String(response.headers['www-authenticate']), /error="invalid_token"/);
@@ -176,11 +176,11 @@ describe('the gateway to an upstream', () => {
   it('refuses an access token issued before the not-before policy', async () => {
     const login = await h.login();
     h.clock.advance(1000);
-    await h.server.auth.store.setRealmNotBefore(h.clock.now());
+    await h.server.auth.store.settings.setRealmNotBefore(h.clock.now());
     h.clock.advance(1000);
     const response = await h.server.app.inject({ method: 'GET', url: `${BASE}/user/accounts`, headers: { authorization: `Bearer ${login.access_token}` } });
     assert.equal(response.statusCode, 401);
-    await h.server.auth.store.setRealmNotBefore(0);
+    await h.server.auth.store.settings.setRealmNotBefore(0);
   });
 
   it('answers 504 with a JSON error when the upstream is too slow, never hanging', async () => {

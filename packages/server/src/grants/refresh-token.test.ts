@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { disableUser } from '../test/admin.js';
-import { BASE, CLIENT, startHarness, type Harness, type TokenBody } from '../test/harness.js';
+import { BASE, CLIENT, TEST_ACTOR, startHarness, type Harness, type TokenBody } from '../test/harness.js';
 import { addClientApplication } from '../credentials/client-applications.js';
 import { pushNotBefore } from '../sessions/not-before.js';
 
@@ -130,7 +130,7 @@ describe('refresh rotation: grace window and reuse detection', () => {
       { 'user-agent': 'stolen-token-replayer/1.0' },
     );
     assert.equal(response.statusCode, 400);
-    const [event] = await h.server.auth.store.listAudit(1);
+    const [event] = await h.server.auth.store.audit.list({ limit: 1 });
     assert.equal(event?.type, 'refresh_token_reuse');
     assert.equal(event?.sessionId, login.session_state);
     assert.equal(event?.userAgent, 'stolen-token-replayer/1.0');
@@ -165,14 +165,14 @@ describe('not-before policy', () => {
   let h: Harness;
   before(async () => {
     h = await startHarness();
-    await addClientApplication(h.server.auth, 'other-app', 'another long password');
+    await addClientApplication(h.server.auth, TEST_ACTOR, 'other-app', 'another long password');
   });
   after(() => h.close());
 
   it('realm-wide: refuses older refresh tokens and reports the policy time in new answers', async () => {
     const before = await h.login();
     h.clock.advance(SECOND);
-    const at = await pushNotBefore(h.server.auth);
+    const at = await pushNotBefore(h.server.auth, TEST_ACTOR);
     h.clock.advance(SECOND);
     assert.equal(await refreshError(h, before.refresh_token), 'Stale token');
     const after = await h.login();
@@ -185,8 +185,8 @@ describe('not-before policy', () => {
     const otherLogin = await h.token({ username: 'other-app', password: 'another long password' });
     const theirs = otherLogin.json<TokenBody>();
     h.clock.advance(SECOND);
-    const user = await h.server.auth.store.findUserByUsername(CLIENT.username);
-    const at = await pushNotBefore(h.server.auth, user?.id);
+    const user = await h.server.auth.store.users.findByUsername(CLIENT.username);
+    const at = await pushNotBefore(h.server.auth, TEST_ACTOR, user?.id);
     h.clock.advance(SECOND);
     assert.equal(await refreshError(h, mine.refresh_token), 'Stale token');
     await refreshOk(h, theirs.refresh_token);
@@ -248,7 +248,7 @@ describe('sessions end at once', () => {
 
   it('admin revocation ends the session', async () => {
     const body = await h.login();
-    await h.server.auth.store.endSession(body.session_state, 'revoked', h.clock.now());
+    await h.server.auth.store.sessions.end(body.session_state, 'revoked', h.clock.now());
     assert.equal(await refreshError(h, body.refresh_token), 'Session not active');
   });
 });
@@ -275,11 +275,13 @@ describe('concurrent refreshes of one token', () => {
       const tokens = new Set(bodies.map((b) => b.refresh_token));
       assert.equal(tokens.size, 1, 'every answer carries the same new refresh token');
       const [successor] = [...tokens] as [string];
-      const record = await h.server.auth.store.findRefreshToken(h.server.auth.refreshTokens.hash(successor));
-      assert.equal(record?.live, true, 'the one new token is the live one');
+      const { refreshTokens, store } = h.server.auth;
+      const session = await store.sessions.get(login.session_state);
+      assert.deepEqual(refreshTokens.read(successor), { sessionId: login.session_state, generation: 1 });
+      assert.equal(session?.generation, 1, 'the one new token is the live one: the session rotated once');
       // one rotation: the successor's successor is what the next refresh yields
       const next = await refreshOk(h, successor);
-      assert.equal(next.refresh_token, h.server.auth.refreshTokens.successorOf(successor));
+      assert.equal(next.refresh_token, refreshTokens.mint(login.session_state, 2));
     } finally {
       await h.close();
     }

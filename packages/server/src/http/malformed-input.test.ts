@@ -83,8 +83,8 @@ describe('malformed input never produces a 5xx', () => {
   });
 
   it('bad input changes nothing: no session and no user appear', async () => {
-    const before = await h.server.auth.store.listActiveSessions(h.clock.now());
-    const users = await h.server.auth.store.countUsers();
+    const before = await h.server.auth.store.sessions.listActive(h.clock.now());
+    const users = await h.server.auth.store.users.count();
     for (const c of cases.filter((x) => x.status === 400)) {
       await h.server.app.inject({
         method: 'POST',
@@ -93,8 +93,8 @@ describe('malformed input never produces a 5xx', () => {
         payload: c.payload,
       });
     }
-    const after = await h.server.auth.store.listActiveSessions(h.clock.now());
+    const after = await h.server.auth.store.sessions.listActive(h.clock.now());
     assert.equal(after.length, before.length);
-    assert.equal(await h.server.auth.store.countUsers(), users);
+    assert.equal(await h.server.auth.store.users.count(), users);
   });
 });

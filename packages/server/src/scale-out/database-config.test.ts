@@ -11,8 +11,8 @@ describe('scale-out configuration', () => {
     assert.equal(config.databaseSchema, 'public');
     assert.equal(config.databasePoolSize, 10);
     assert.equal(config.migrateOnStart, true);
-    assert.equal(config.auditRetention, 90);
-    assert.equal(config.purgeInterval, 600);
+    assert.equal(config.maintenance.auditRetentionMs, 90 * 86_400_000);
+    assert.equal(config.maintenance.purgeIntervalMs, 600 * 1000);
   });
 
   test('the schema comes from ANTPEER_DATABASE_SCHEMA or from ?schema= in DATABASE_URL', () => {
@@ -43,8 +43,8 @@ describe('scale-out configuration', () => {
     }
     const config = loadConfig({ ANTPEER_MIGRATE_ON_START: 'false', ANTPEER_PURGE_INTERVAL: '0', ANTPEER_AUDIT_RETENTION: '0' });
     assert.equal(config.migrateOnStart, false);
-    assert.equal(config.purgeInterval, 0);
-    assert.equal(config.auditRetention, 0);
+    assert.equal(config.maintenance.purgeIntervalMs, 0 * 1000);
+    assert.equal(config.maintenance.auditRetentionMs, 0 * 86_400_000);
   });
 
   test('--workers takes a count; 0 and auto mean one per core; anything else is refused', () => {

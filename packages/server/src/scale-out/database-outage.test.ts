@@ -96,27 +96,19 @@ describe('PostgresStore when the database goes away', { skip: SKIP_WITHOUT_DATAB
     const locker = new pg.Client({ connectionString: TEST_DATABASE_URL });
     try {
       await store.migrate();
-      await store.createUser({ id: 'u1', username: 'u1', passwordHash: 'h', createdAt: 1 });
-      await store.createSession({
-        id: 's1',
-        userId: 'u1',
-        createdAt: 1,
-        idleExpiresAt: 10_000,
-        maxExpiresAt: 20_000,
-        source: { address: '', userAgent: '' },
-        refreshTokenHash: 'h1',
-      });
+      await store.users.create({ id: 'u1', username: 'u1', passwordHash: 'h', createdAt: 1 });
+      await store.sessions.create(
+        { id: 's1', userId: 'u1', createdAt: 1, idleExpiresAt: 10_000, maxExpiresAt: 20_000, source: { address: '', userAgent: '' } },
+        10,
+      );
       // Hold the session row so the rotation waits inside its transaction, then kill its backend.
       await locker.connect();
       await locker.query('BEGIN');
       await locker.query(`SELECT 1 FROM "${schema}".sessions WHERE id = 's1' FOR UPDATE`);
-      const rotation = store.rotateRefreshToken({
-        presentedHash: 'h1',
-        successorHash: 'h2',
-        now: 100,
-        idleMs: 1000,
-        graceMs: 0,
-        source: { address: '', userAgent: '' },
+      const rotation = store.sessions.apply({
+        sessionId: 's1',
+        expectedGeneration: 0,
+        patch: { generation: 1, tokenIssuedAt: 100, previousIssuedAt: 1, idleExpiresAt: 1100, lastRefreshAt: 100 },
       });
       const outcome = rotation.then(
         () => null,
@@ -125,7 +117,7 @@ describe('PostgresStore when the database goes away', { skip: SKIP_WITHOUT_DATAB
       await waitFor('the rotation to wait on the row lock', async () => {
         const rows = await sql<{ pid: number }>(
           `SELECT pid FROM pg_stat_activity WHERE application_name = 'antpeer-auth' AND wait_event_type = 'Lock' AND query LIKE $1`,
-          [`%"${schema}".refresh_tokens%`],
+          [`%"${schema}".sessions%`],
         );
         return rows[0];
       });
@@ -138,9 +130,9 @@ describe('PostgresStore when the database goes away', { skip: SKIP_WITHOUT_DATAB
       assert.equal(store.isUnavailableError(error), true, String(error));
       await locker.query('ROLLBACK');
       // Nothing rotated, nothing revoked; the pool replaced the dead connection.
-      const record = await waitFor('the store to answer again', () => store.findRefreshToken('h1').catch(() => undefined));
-      assert.equal(record?.live, true);
-      assert.equal(record?.session.endedAt, null);
+      const session = await waitFor('the store to answer again', () => store.sessions.get('s1').catch(() => undefined));
+      assert.equal(session?.generation, 0);
+      assert.equal(session?.endedAt, null);
     } finally {
       await locker.end().catch(() => undefined);
       await store.close();

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
-import type { AuditEvent, Store } from '../store/port.js';
+import type { Actor } from '../credentials/client-applications.js';
+import type { Store } from '../store/port.js';
 
 /**
  * The not-before policy as it is kept: a whole second, so access tokens (whose `iat` is whole
@@ -23,7 +24,7 @@ export function isBeforePolicy(issuedAtMs: number, ...policiesMs: number[]): boo
  */
 export async function pushNotBefore(
   deps: { store: Pick<Store, 'settings' | 'users' | 'audit'>; clock: Clock; logger: Logger },
-  actor: Pick<AuditEvent, 'sourceAddress' | 'userAgent'>,
+  actor: Actor,
   userId?: string,
 ): Promise<number> {
   const now = deps.clock.now();
@@ -35,8 +36,9 @@ export async function pushNotBefore(
     type: 'not_before_policy_set',
     userId: userId ?? null,
     sessionId: null,
-    ...actor,
-    detail: `${userId === undefined ? 'realm-wide' : 'per-user'} not-before policy set to ${new Date(at).toISOString()}`,
+    sourceAddress: actor.sourceAddress,
+    userAgent: actor.userAgent,
+    detail: `${userId === undefined ? 'realm-wide' : 'per-user'} not-before policy set to ${new Date(at).toISOString()} by ${actor.name}`,
   });
   deps.logger.info({ userId: userId ?? null, notBefore: at }, 'not-before policy set');
   return at;

@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { ManualClock } from '../clock.js';
 import { loadConfig, type Config } from '../config.js';
 import type { Argon2Parameters } from '../credentials/password-hasher.js';
-import { addClientApplication } from '../credentials/client-applications.js';
+import { addClientApplication, type Actor } from '../credentials/client-applications.js';
 import { startServer, type RunningServer } from '../server.js';
 import type { TokenResponse } from './process.js';
 
@@ -49,7 +49,7 @@ export async function startHarness(env: Record<string, string> = {}, options: { 
     argon2: TEST_ARGON2,
     listen: options.listen ?? false,
   });
-  await addClientApplication(server.auth, CLIENT.username, CLIENT.password);
+  await addClientApplication(server.auth, TEST_ACTOR, CLIENT.username, CLIENT.password);
   const inject = (payload: string, contentType: string, headers: Record<string, string> = {}) =>
     server.app.inject({ method: 'POST', url: TOKEN_PATH, payload, headers: { 'content-type': contentType, ...headers } });
   const harness: Harness = {
@@ -72,3 +72,6 @@ export async function startHarness(env: Record<string, string> = {}, options: { 
   };
   return harness;
 }
+
+/** The operator the tests' admin changes are recorded under. */
+export const TEST_ACTOR: Actor = { name: 'test suite', sourceAddress: 'local', userAgent: 'test' };

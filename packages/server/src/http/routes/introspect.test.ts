@@ -59,7 +59,7 @@ describe('POST {base}/auth/introspect (RFC 7662)', () => {
 
   it('calls an access token inactive once its session is revoked, before it expires', async () => {
     const login = await h.login();
-    await h.server.auth.store.endSession(login.session_state, 'revoked', h.clock.now());
+    await h.server.auth.store.sessions.end(login.session_state, 'revoked', h.clock.now());
     assert.deepEqual((await introspect(login.access_token, basic)).json(), { active: false });
   });
 
@@ -69,7 +69,7 @@ describe('POST {base}/auth/introspect (RFC 7662)', () => {
     assert.deepEqual((await introspect(login.access_token, basic)).json(), { active: false }, 'expired');
     const fresh = await h.login();
     h.clock.advance(1000);
-    await h.server.auth.store.setRealmNotBefore(h.clock.now());
+    await h.server.auth.store.settings.setRealmNotBefore(h.clock.now());
     h.clock.advance(1000);
     const caller = await h.login();
     assert.deepEqual((await introspect(fresh.access_token, `Bearer ${caller.access_token}`)).json(), { active: false }, 'stale');

@@ -27,7 +27,7 @@ describe('RFC 8414 metadata', () => {
   });
 
   it('carries the realm-wide not-before policy once it is set', async () => {
-    await h.server.auth.store.setRealmNotBefore(1_800_000_123_456);
+    await h.server.auth.store.settings.setRealmNotBefore(1_800_000_123_000);
     const response = await h.server.app.inject({ method: 'GET', url: paths[0] as string });
     assert.equal(response.json<{ not_before_policy: number }>().not_before_policy, 1_800_000_123);
   });

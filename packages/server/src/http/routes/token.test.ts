@@ -43,7 +43,7 @@ describe('POST {base}/auth/token: the contract', () => {
     // Exact values at the defaults, with nothing elapsed and no policy set.
     assert.equal(body.refresh_expires_in, 1800);
     assert.equal(body['not-before-policy'], 0);
-    assert.match(body.refresh_token, /^[A-Za-z0-9_-]{43}$/, 'at least 256 bits, base64url');
+    assert.match(body.refresh_token, /^[A-Za-z0-9_-]{70}$/, 'session, generation and a 256-bit MAC, base64url');
   });
 
   it('issues an RFC 9068 access token that verifies against the published JWKS', async () => {
@@ -242,10 +242,10 @@ describe('POST {base}/auth/token: every row of the error table', () => {
   it('400 invalid_grant "Stale token" for a token issued before the not-before policy', async () => {
     const body = await h.login();
     h.clock.advance(1000);
-    await h.server.auth.store.setRealmNotBefore(h.clock.now());
+    await h.server.auth.store.settings.setRealmNotBefore(h.clock.now());
     h.clock.advance(1000);
     assertError(await h.refresh(body.refresh_token), 400, 'invalid_grant', 'Stale token');
-    await h.server.auth.store.setRealmNotBefore(0);
+    await h.server.auth.store.settings.setRealmNotBefore(0);
   });
 
   it('400 invalid_grant "Refresh token reuse detected" for a rotated token presented again', async () => {
@@ -256,9 +256,9 @@ describe('POST {base}/auth/token: every row of the error table', () => {
   });
 
   it('500 server_error with nothing internal when something unexpected fails', async () => {
-    const store = h.server.auth.store;
-    const original = store.findUserByUsername.bind(store);
-    store.findUserByUsername = async () => {
+    const users = h.server.auth.store.users;
+    const original = users.findByUsername.bind(users);
+    users.findByUsername = async () => {
       throw new Error('disk on fire at /secret/path');
     };
     try {
@@ -266,7 +266,7 @@ describe('POST {base}/auth/token: every row of the error table', () => {
       assertError(response, 500, 'server_error', 'Internal server error');
       assert.doesNotMatch(response.body, /disk|secret|path/);
     } finally {
-      store.findUserByUsername = original;
+      users.findByUsername = original;
     }
   });
 });

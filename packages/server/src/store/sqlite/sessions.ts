@@ -32,20 +32,20 @@ export class SqliteSessionStore implements SessionStore {
       .sql(
         `INSERT INTO sessions (id, user_id, created_at, idle_expires_at, max_expires_at, last_refresh_at,
            source_address, user_agent, generation, token_issued_at)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?3, ?6, ?7, 0, ?3
+         SELECT @id, @userId, @now, @idleExpiresAt, @maxExpiresAt, @now, @address, @userAgent, 0, @now
           WHERE (SELECT COUNT(*) FROM sessions
-                  WHERE user_id = ?2 AND ended_at IS NULL AND idle_expires_at > ?3 AND max_expires_at > ?3) < ?8`,
+                  WHERE user_id = @userId AND ended_at IS NULL AND idle_expires_at > @now AND max_expires_at > @now) < @maxActive`,
       )
-      .run(
-        session.id,
-        session.userId,
-        session.createdAt,
-        session.idleExpiresAt,
-        session.maxExpiresAt,
-        session.source.address,
-        session.source.userAgent,
+      .run({
+        id: session.id,
+        userId: session.userId,
+        now: session.createdAt,
+        idleExpiresAt: session.idleExpiresAt,
+        maxExpiresAt: session.maxExpiresAt,
+        address: session.source.address,
+        userAgent: session.source.userAgent,
         maxActive,
-      ).changes;
+      }).changes;
     return inserted === 1 ? newSessionRecord(session) : null;
   }
 
@@ -56,7 +56,7 @@ export class SqliteSessionStore implements SessionStore {
 
   async getContext(id: string): Promise<SessionContext | null> {
     const row = this.#d
-      .sql(`SELECT ${sessionContextColumns('settings', '?1')} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?2`)
+      .sql(`SELECT ${sessionContextColumns('settings', '?')} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`)
       .get(REALM_NOT_BEFORE, id) as SessionContextRow | undefined;
     return row ? toSessionContext(row) : null;
   }
@@ -112,10 +112,10 @@ export class SqliteSessionStore implements SessionStore {
   async listActive(now: number, userId?: string): Promise<Session[]> {
     const rows = this.#d
       .sql(
-        `SELECT * FROM sessions WHERE ended_at IS NULL AND idle_expires_at > ?1 AND max_expires_at > ?1
-           AND (?2 IS NULL OR user_id = ?2) ORDER BY created_at DESC, id`,
+        `SELECT * FROM sessions WHERE ended_at IS NULL AND idle_expires_at > @now AND max_expires_at > @now
+           AND (@userId IS NULL OR user_id = @userId) ORDER BY created_at DESC, id`,
       )
-      .all(now, userId ?? null) as SessionRow[];
+      .all({ now, userId: userId ?? null }) as SessionRow[];
     return rows.map(toSession);
   }
 

@@ -144,10 +144,17 @@ class SqliteAuditStore implements AuditStore {
     const rows = this.d
       .sql(
         `SELECT * FROM audit_events
-          WHERE (?1 IS NULL OR at >= ?1) AND (?2 IS NULL OR at < ?2) AND (?3 IS NULL OR user_id = ?3) AND (?4 IS NULL OR type = ?4)
-          ORDER BY at DESC, id DESC LIMIT ?5`,
+          WHERE (@since IS NULL OR at >= @since) AND (@until IS NULL OR at < @until)
+            AND (@userId IS NULL OR user_id = @userId) AND (@type IS NULL OR type = @type)
+          ORDER BY at DESC, id DESC LIMIT @limit`,
       )
-      .all(filter.since ?? null, filter.until ?? null, filter.userId ?? null, filter.type ?? null, filter.limit) as AuditRow[];
+      .all({
+        since: filter.since ?? null,
+        until: filter.until ?? null,
+        userId: filter.userId ?? null,
+        type: filter.type ?? null,
+        limit: filter.limit,
+      }) as AuditRow[];
     return rows.map(toAuditEvent);
   }
 }
