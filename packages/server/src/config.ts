@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
+import { SECRET_SHAPE } from './random.js';
 import { SCHEMA_NAME } from './store/schema-name.js';
 import type { BruteForcePolicy } from './credentials/brute-force.js';
 import { PASSWORD_RULE, USERNAME_RULE, isValidPassword, isValidUsername } from './credentials/rules.js';
@@ -189,7 +190,7 @@ export function loadConfig(env: Source = process.env): Readonly<Config> {
     throw new ConfigError(`ANTPEER_SESSION_MAX (${sessionMax}) must be at least ANTPEER_SESSION_IDLE (${sessionIdle})`);
   }
   const secret = text(source, 'ANTPEER_SECRET');
-  if (secret !== null && !/^[A-Za-z0-9_-]{43}$/.test(secret)) {
+  if (secret !== null && !SECRET_SHAPE.test(secret)) {
     throw new ConfigError('ANTPEER_SECRET must be 32 bytes in base64url (43 characters), e.g. from `openssl rand 32 | basenc --base64url`');
   }
   const signingAlgorithm = text(source, 'ANTPEER_SIGNING_ALG') ?? 'EdDSA';

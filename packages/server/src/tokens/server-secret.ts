@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
 import { ConfigError } from '../config.js';
-import { randomSecret } from '../random.js';
+import { SECRET_SHAPE, randomSecret } from '../random.js';
 
 /**
  * The server secret seals signing keys and the refresh-token HMAC key in the store. It comes from
@@ -20,7 +20,7 @@ export function loadServerSecret(config: Pick<Config, 'secret' | 'dataDir'>): Bu
   }
   chmodSync(path, 0o600);
   const value = readFileSync(path, 'utf8').trim();
-  if (!/^[A-Za-z0-9_-]{43}$/.test(value)) {
+  if (!SECRET_SHAPE.test(value)) {
     throw new ConfigError(`${path} does not hold a 32-byte base64url secret; restore it or set ANTPEER_SECRET`);
   }
   return Buffer.from(value, 'base64url');
