@@ -7,6 +7,8 @@ const T0 = Date.UTC(2031, 0, 1);
 const POLICY: RotationPolicy = { idleMs: 1_800_000, graceMs: 10_000 };
 const SOURCE = { address: '203.0.113.9', userAgent: 'rotation.test' };
 const SID = '00000000-0000-4000-8000-000000000001';
+/** Who made the last rotation: not {@link SOURCE}, unless a row says so. */
+const ROTATOR = { address: '192.0.2.1', userAgent: 'the client' };
 
 const user: User = {
   id: 'u1',
@@ -36,6 +38,7 @@ function context(overrides: Partial<Session> = {}, userOverrides: Partial<User> 
       generation: 3,
       tokenIssuedAt: T0 + 60_000,
       previousIssuedAt: T0 + 30_000,
+      rotatedBy: ROTATOR,
       ...overrides,
     },
     user: { ...user, ...userOverrides },
@@ -54,6 +57,10 @@ describe('decideRotation: a table of session states × presented generations', (
     { name: 'the previous token inside the grace window', ctx: context(), generation: 2, now: ROTATED_AT + 10_000, kind: 'replayed' },
     { name: 'the previous token just past the grace window', ctx: context(), generation: 2, now: ROTATED_AT + 10_001, kind: 'reused' },
     { name: 'the previous token with grace 0', ctx: context(), generation: 2, now: ROTATED_AT, policy: { ...POLICY, graceMs: 0 }, kind: 'reused' },
+    { name: 'the previous token past the window, from the source that rotated', ctx: context({ rotatedBy: SOURCE }), generation: 2, now: ROTATED_AT + 600_000, kind: 'replayed' },
+    { name: 'the previous token past the window, same address, other user agent', ctx: context({ rotatedBy: { ...SOURCE, userAgent: 'curl' } }), generation: 2, now: ROTATED_AT + 600_000, kind: 'reused' },
+    { name: 'the previous token from the rotating source with grace 0', ctx: context({ rotatedBy: SOURCE }), generation: 2, now: ROTATED_AT, policy: { ...POLICY, graceMs: 0 }, kind: 'reused' },
+    { name: 'a token two generations old from the rotating source', ctx: context({ rotatedBy: SOURCE }), generation: 1, now: ROTATED_AT + 1, kind: 'reused' },
     { name: 'a token two generations old, inside the window', ctx: context(), generation: 1, now: ROTATED_AT + 1, kind: 'reused' },
     { name: 'the first token of a long chain', ctx: context(), generation: 0, now: ROTATED_AT + 1, kind: 'reused' },
     { name: 'the live token of an ended session', ctx: context({ endedAt: T0, endReason: 'logout' }), generation: 3, now: ROTATED_AT + 1, kind: 'session_ended' },
@@ -82,7 +89,7 @@ describe('decideRotation: what each outcome writes', () => {
     assert.deepEqual(decision.change, {
       sessionId: SID,
       expectedGeneration: 3,
-      patch: { generation: 4, tokenIssuedAt: now, previousIssuedAt: ROTATED_AT, idleExpiresAt: now + POLICY.idleMs, lastRefreshAt: now },
+      patch: { generation: 4, tokenIssuedAt: now, previousIssuedAt: ROTATED_AT, idleExpiresAt: now + POLICY.idleMs, lastRefreshAt: now, rotatedBy: SOURCE },
     });
     assert.equal(decision.grant.generation, 4);
     assert.equal(decision.grant.tokenExpiresAt, now + POLICY.idleMs);

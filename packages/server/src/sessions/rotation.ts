@@ -4,7 +4,12 @@ import type { SessionChange, SessionContext, Source } from '../store/port.js';
 export interface RotationPolicy {
   /** How long a refresh token lives after it is issued (the session's idle timeout). */
   idleMs: number;
-  /** How long after a rotation the previous token converges on the same successor; 0 is strict single use. */
+  /**
+   * How long after a rotation the previous token converges on the same successor, from any source;
+   * 0 is strict single use. From the source that made the rotation, the previous token converges
+   * for as long as the successor is unused (a client's retry of a rotation whose answer it never
+   * got, however slow the server was); grace 0 turns that off too.
+   */
   graceMs: number;
 }
 
@@ -36,6 +41,10 @@ export type RotationDecision =
   | { kind: 'stale' }
   /** An older token (RFC 9700 §4.14.2): revoke the session and record who presented it (apply `change`). */
   | { kind: 'reused'; change: SessionChange };
+
+function isSameSource(a: Source | null, b: Source): boolean {
+  return a !== null && a.address === b.address && a.userAgent === b.userAgent;
+}
 
 /** The audit event type of a detected refresh-token reuse. */
 export const REUSE_AUDIT_TYPE = 'refresh_token_reuse';
@@ -78,6 +87,7 @@ export function decideRotation(
       previousIssuedAt: session.tokenIssuedAt,
       idleExpiresAt,
       lastRefreshAt: now,
+      rotatedBy: source,
     };
     return {
       kind: 'rotated',
@@ -91,7 +101,7 @@ export function decideRotation(
     };
   }
 
-  if (age === 1 && policy.graceMs > 0 && now - session.tokenIssuedAt <= policy.graceMs) {
+  if (age === 1 && policy.graceMs > 0 && (now - session.tokenIssuedAt <= policy.graceMs || isSameSource(session.rotatedBy, source))) {
     return {
       kind: 'replayed',
       grant: {

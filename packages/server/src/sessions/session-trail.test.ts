@@ -43,7 +43,7 @@ describe('session endings leave a trace', () => {
         const login = await h.login();
         await h.refresh(login.refresh_token);
         h.clock.advance(60 * SECOND);
-        const body = path === '/auth/revoke' ? { token: login.refresh_token } : { refresh_token: login.refresh_token };
+        const body: Record<string, string> = path === '/auth/revoke' ? { token: login.refresh_token } : { refresh_token: login.refresh_token };
         const response = await post(h, path, body);
         assert.ok(response.statusCode === 200 || response.statusCode === 204, response.body);
         assert.notEqual((await h.server.auth.store.sessions.get(login.session_state))?.endedAt, null);

@@ -65,6 +65,8 @@ export interface Session {
   tokenIssuedAt: number;
   /** When the previous refresh token was issued; null before the first rotation. */
   previousIssuedAt: number | null;
+  /** Who presented the token of the last rotation; null before the first rotation. */
+  rotatedBy: Source | null;
 }
 
 export type NewSession = Pick<Session, 'id' | 'userId' | 'createdAt' | 'idleExpiresAt' | 'maxExpiresAt'> & {
@@ -84,7 +86,7 @@ export type SessionPatch = Partial<
     Session,
     'generation' | 'tokenIssuedAt' | 'previousIssuedAt' | 'idleExpiresAt' | 'lastRefreshAt' | 'endedAt' | 'endReason'
   >
->;
+> & { rotatedBy?: Source };
 
 /**
  * A change decided from a snapshot of a session: it applies only while the session is still open

@@ -1,4 +1,4 @@
-import type { AuditEvent, Session, SessionContext, SessionEndReason, StoredKey, User } from './port.js';
+import type { AuditEvent, Session, SessionContext, SessionEndReason, SessionPatch, Source, StoredKey, User } from './port.js';
 
 /**
  * The rows both SQL adapters read, and their mapping to domain objects. The schemas use the same
@@ -32,6 +32,8 @@ export interface SessionRow {
   generation: Int;
   token_issued_at: Int;
   previous_issued_at: Int | null;
+  rotated_by_address: string | null;
+  rotated_by_user_agent: string | null;
 }
 
 /** A session joined with its user's columns under the `u_` prefix and the realm policy. */
@@ -112,6 +114,8 @@ export function toSession(row: SessionRow): Session {
     generation: Number(row.generation),
     tokenIssuedAt: Number(row.token_issued_at),
     previousIssuedAt: nullableNumber(row.previous_issued_at),
+    rotatedBy:
+      row.rotated_by_address === null ? null : { address: row.rotated_by_address, userAgent: row.rotated_by_user_agent ?? '' },
   };
 }
 
@@ -178,11 +182,11 @@ export function newSessionRecord(session: {
     generation: 0,
     tokenIssuedAt: session.createdAt,
     previousIssuedAt: null,
+    rotatedBy: null,
   };
 }
 
-/** The columns a {@link SessionPatch} field writes, in a fixed order. */
-export const SESSION_PATCH_COLUMNS = {
+const SESSION_PATCH_COLUMNS = {
   generation: 'generation',
   tokenIssuedAt: 'token_issued_at',
   previousIssuedAt: 'previous_issued_at',
@@ -191,3 +195,17 @@ export const SESSION_PATCH_COLUMNS = {
   endedAt: 'ended_at',
   endReason: 'end_reason',
 } as const;
+
+/** The columns a {@link SessionPatch} writes and their values, in the patch's order. */
+export function sessionPatchColumns(patch: SessionPatch): Array<[column: string, value: unknown]> {
+  const columns: Array<[string, unknown]> = [];
+  for (const [field, value] of Object.entries(patch)) {
+    if (field === 'rotatedBy') {
+      const source = value as Source;
+      columns.push(['rotated_by_address', source.address], ['rotated_by_user_agent', source.userAgent]);
+    } else {
+      columns.push([SESSION_PATCH_COLUMNS[field as keyof typeof SESSION_PATCH_COLUMNS], value]);
+    }
+  }
+  return columns;
+}

@@ -85,7 +85,9 @@ export const postgresMigrations: readonly string[] = [
     DROP COLUMN rotated_at,
     ADD COLUMN generation BIGINT NOT NULL DEFAULT 0,
     ADD COLUMN token_issued_at BIGINT NOT NULL DEFAULT 0,
-    ADD COLUMN previous_issued_at BIGINT;
+    ADD COLUMN previous_issued_at BIGINT,
+    ADD COLUMN rotated_by_address TEXT,
+    ADD COLUMN rotated_by_user_agent TEXT;
   CREATE INDEX audit_events_user ON audit_events (user_id, at);
   DELETE FROM failure_counters;
   ALTER TABLE users ADD COLUMN can_introspect BOOLEAN NOT NULL DEFAULT FALSE;

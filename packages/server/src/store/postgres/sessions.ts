@@ -1,9 +1,9 @@
 import type { NewSession, Session, SessionChange, SessionContext, SessionEndReason, SessionStore } from '../port.js';
 import {
   REALM_NOT_BEFORE,
-  SESSION_PATCH_COLUMNS,
   newSessionRecord,
   sessionContextColumns,
+  sessionPatchColumns,
   toSession,
   toSessionContext,
   type SessionContextRow,
@@ -62,9 +62,9 @@ export class PostgresSessionStore implements SessionStore {
 
   async apply(change: SessionChange): Promise<boolean> {
     const s = this.d.s;
-    const fields = Object.entries(change.patch) as Array<[keyof typeof SESSION_PATCH_COLUMNS, unknown]>;
+    const fields = sessionPatchColumns(change.patch);
     const values: unknown[] = [change.sessionId, change.expectedGeneration, ...fields.map(([, value]) => value)];
-    const assignments = fields.map(([field], index) => `${SESSION_PATCH_COLUMNS[field]} = $${index + 3}`).join(', ');
+    const assignments = fields.map(([column], index) => `${column} = $${index + 3}`).join(', ');
     const update = `UPDATE ${s}.sessions SET ${assignments} WHERE id = $1 AND generation = $2 AND ended_at IS NULL RETURNING id`;
     if (!change.audit) return ((await this.d.query(update, values)).rowCount ?? 0) === 1;
     const audit = change.audit;

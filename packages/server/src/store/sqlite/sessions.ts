@@ -1,9 +1,9 @@
 import type { NewSession, Session, SessionChange, SessionContext, SessionEndReason, SessionStore } from '../port.js';
 import {
   REALM_NOT_BEFORE,
-  SESSION_PATCH_COLUMNS,
   newSessionRecord,
   sessionContextColumns,
+  sessionPatchColumns,
   toSession,
   toSessionContext,
   type SessionContextRow,
@@ -100,8 +100,8 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   #applyOne(change: SessionChange): boolean {
-    const fields = Object.entries(change.patch) as Array<[keyof typeof SESSION_PATCH_COLUMNS, unknown]>;
-    const assignments = fields.map(([field]) => `${SESSION_PATCH_COLUMNS[field]} = ?`).join(', ');
+    const fields = sessionPatchColumns(change.patch);
+    const assignments = fields.map(([column]) => `${column} = ?`).join(', ');
     const changed = this.#d
       .sql(`UPDATE sessions SET ${assignments} WHERE id = ? AND generation = ? AND ended_at IS NULL`)
       .run(...fields.map(([, value]) => value), change.sessionId, change.expectedGeneration).changes;
