@@ -22,6 +22,9 @@ export interface Config {
   databaseSchema: string;
   /** Most connections each server process opens to PostgreSQL. */
   databasePoolSize: number;
+  /** Longest a PostgreSQL statement may run, and wait for a lock, before it fails (answered 503 with Retry-After). */
+  databaseStatementTimeoutMs: number;
+  databaseLockTimeoutMs: number;
   /** Apply pending store migrations at start; when false, start refuses a store that needs them. */
   migrateOnStart: boolean;
   /** Housekeeping. */
@@ -229,6 +232,8 @@ export function loadConfig(env: Source = process.env): Readonly<Config> {
     databaseUrl,
     databaseSchema: databaseSchema(source, databaseUrl),
     databasePoolSize: integer(source, 'ANTPEER_DATABASE_POOL_SIZE', 10, 1, 1000),
+    databaseStatementTimeoutMs: integer(source, 'ANTPEER_DATABASE_STATEMENT_TIMEOUT', 5, 1, 3600) * SECOND_MS,
+    databaseLockTimeoutMs: integer(source, 'ANTPEER_DATABASE_LOCK_TIMEOUT', 2, 1, 3600) * SECOND_MS,
     migrateOnStart: flag(source, 'ANTPEER_MIGRATE_ON_START', true),
     maintenance: Object.freeze({
       auditRetentionMs: integer(source, 'ANTPEER_AUDIT_RETENTION', 90, 0, 36_500) * DAY_MS,

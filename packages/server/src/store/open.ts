@@ -19,7 +19,10 @@ function withoutSchemaParameter(databaseUrl: string): string {
  * `DATABASE_URL` is set, else the embedded SQLite file in the data directory.
  */
 export async function openStore(
-  config: Pick<Config, 'databaseUrl' | 'dataDir' | 'databaseSchema' | 'databasePoolSize'>,
+  config: Pick<
+    Config,
+    'databaseUrl' | 'dataDir' | 'databaseSchema' | 'databasePoolSize' | 'databaseStatementTimeoutMs' | 'databaseLockTimeoutMs'
+  >,
 ): Promise<Store> {
   if (config.databaseUrl !== null) {
     const { PostgresStore } = await import('./postgres/postgres-store.js');
@@ -27,6 +30,8 @@ export async function openStore(
       connectionString: withoutSchemaParameter(config.databaseUrl),
       schema: config.databaseSchema,
       poolSize: config.databasePoolSize,
+      statementTimeoutMs: config.databaseStatementTimeoutMs,
+      lockTimeoutMs: config.databaseLockTimeoutMs,
     });
   }
   return new SqliteStore({ filename: join(config.dataDir, SQLITE_FILENAME) });

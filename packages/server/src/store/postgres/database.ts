@@ -10,7 +10,12 @@ export interface PostgresDatabaseOptions {
   schema: string;
   poolSize: number;
   connectTimeoutMs: number;
+  statementTimeoutMs: number;
+  lockTimeoutMs: number;
 }
+
+/** How much longer than the server-side statement timeout the driver waits before giving up on a silent server. */
+const QUERY_TIMEOUT_MARGIN_MS = 1000;
 
 /** A connection pool whose statements name one schema (`s`, already quoted). */
 export class PostgresDatabase {
@@ -31,6 +36,11 @@ export class PostgresDatabase {
       application_name: 'antpeer-auth',
       // Without a bound, a request waits forever for a connection to a database that does not answer.
       connectionTimeoutMillis: options.connectTimeoutMs,
+      // A request never holds a pooled connection for longer than these: a table lock held by
+      // someone else, or a runaway statement, answers 503 instead of hanging every request behind it.
+      statement_timeout: options.statementTimeoutMs,
+      lock_timeout: options.lockTimeoutMs,
+      query_timeout: options.statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS,
       keepAlive: true,
       keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
     });

@@ -184,6 +184,10 @@ export interface PostgresStoreOptions {
   poolSize?: number;
   /** How long a request waits for a connection before it fails as unavailable (ms). Default 5000. */
   connectTimeoutMs?: number;
+  /** Longest a statement may run before PostgreSQL cancels it (ms). Default 5000. */
+  statementTimeoutMs?: number;
+  /** Longest a statement may wait for a lock (ms). Default 2000. */
+  lockTimeoutMs?: number;
 }
 
 /**
@@ -209,6 +213,8 @@ export class PostgresStore implements Store {
       schema: options.schema ?? 'public',
       poolSize: options.poolSize ?? 10,
       connectTimeoutMs: options.connectTimeoutMs ?? 5000,
+      statementTimeoutMs: options.statementTimeoutMs ?? 5000,
+      lockTimeoutMs: options.lockTimeoutMs ?? 2000,
     });
     this.users = new PostgresUserStore(this.#d);
     this.sessions = new PostgresSessionStore(this.#d);
@@ -221,6 +227,10 @@ export class PostgresStore implements Store {
   async migrate(): Promise<void> {
     const { s, schema } = this.#d;
     await this.#d.transaction(async (client) => {
+      // A migration may rewrite a large table, and instances starting together wait here for the
+      // first one's: neither is a request to answer quickly.
+      await client.query('SET LOCAL statement_timeout = 0');
+      await client.query('SET LOCAL lock_timeout = 0');
       // Several instances starting at once queue here; the later ones then find nothing to do.
       await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [advisoryLockKey(`antpeer-auth migrate ${schema}`)]);
       const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);

@@ -21,6 +21,9 @@ const UNAVAILABLE_CODES = new Set([
   '57P02',
   '57P03',
   '53300',
+  // statement_timeout and lock_timeout fired: the database is there but busy; retry later.
+  '57014',
+  '55P03',
 ]);
 
 /**
