@@ -160,7 +160,7 @@ class SqliteAuditStore implements AuditStore {
 }
 
 /** Pages handed back to the file system after each purge batch (a few ms of work at most). */
-const VACUUM_PAGES_PER_BATCH = 256;
+const VACUUM_PAGES_PER_BATCH = 1024;
 
 /** The embedded default store: one SQLite file (see {@link SqliteDatabase}). */
 export class SqliteStore implements Store {
