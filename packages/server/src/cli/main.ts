@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config.js';
+import { registerAuditCommands } from './audit.js';
 import { registerKeysCommands } from './keys.js';
 import { registerMigrateCommand } from './migrate.js';
 import { registerPolicyCommands } from './policy.js';
@@ -21,6 +22,7 @@ registerPolicyCommands(program);
 registerKeysCommands(program);
 registerMigrateCommand(program);
 registerPurgeCommand(program);
+registerAuditCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -26,8 +26,11 @@ export interface LoginKeys {
 
 /** What a login attempt may do, decided before any password is hashed. */
 export type LoginAdmission =
-  /** Go on and verify the password: the attempt is already counted as a failure (reserved). */
-  | { kind: 'admitted' }
+  /**
+   * Go on and verify the password: the attempt is already counted as a failure (reserved). If it
+   * turns out wrong, it `starts` the lock of the pair or of the username (null: neither).
+   */
+  | { kind: 'admitted'; starts: 'pair' | 'username' | null }
   /** Answer exactly as a wrong password, without hashing. */
   | { kind: 'locked' }
   /** Answer 429 with Retry-After. */
@@ -72,13 +75,13 @@ export function admitLogin(
   const user = live(counters.get(keys.user), now);
   const known = live(counters.get(keys.known), now) !== null;
   if (!known && user && user.count >= policy.userLockoutThreshold) return { result: { kind: 'locked' }, writes: countSource };
+  const nextPair = incremented(counters.get(keys.pair), now, policy.lockoutWindowMs);
+  const nextUser = incremented(counters.get(keys.user), now, policy.lockoutWindowMs);
+  const starts =
+    nextPair.count === policy.lockoutThreshold ? 'pair' : nextUser.count === policy.userLockoutThreshold ? 'username' : null;
   return {
-    result: { kind: 'admitted' },
-    writes: new Map([
-      ...countSource,
-      [keys.pair, incremented(counters.get(keys.pair), now, policy.lockoutWindowMs)],
-      [keys.user, incremented(counters.get(keys.user), now, policy.lockoutWindowMs)],
-    ]),
+    result: { kind: 'admitted', starts },
+    writes: new Map([...countSource, [keys.pair, nextPair], [keys.user, nextUser]]),
   };
 }
 

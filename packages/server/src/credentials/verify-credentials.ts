@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { TooManyRequestsError } from '../errors.js';
+import type { AuditKind } from '../audit/kinds.js';
 import type { AuditEvent, Source, Store, User } from '../store/port.js';
 import type { BruteForceGuard } from './brute-force.js';
 import type { PasswordHasher } from './password-hasher.js';
@@ -15,7 +16,7 @@ export interface CredentialDeps {
   bruteForce: BruteForceGuard;
 }
 
-function loginEvent(type: string, now: number, source: Source, user: User | null, detail: string): AuditEvent {
+function loginEvent(type: AuditKind, now: number, source: Source, user: User | null, detail: string): AuditEvent {
   return { at: now, type, userId: user?.id ?? null, sessionId: null, sourceAddress: source.address, userAgent: source.userAgent, detail };
 }
 
@@ -50,6 +51,10 @@ export async function verifyCredentials(
   if (!user || !check.valid) {
     deps.logger.info({ source: source.address }, 'client application authentication refused');
     await deps.store.audit.record(loginEvent('login_failed', now, source, user, 'wrong username or password'));
+    if (admission.starts !== null) {
+      const what = admission.starts === 'pair' ? 'this source is locked out of the username' : 'the username is locked for unknown sources';
+      await deps.store.audit.record(loginEvent('lockout_started', now, source, user, `lockout threshold reached: ${what}`));
+    }
     return null;
   }
   if (check.upgradedHash) await deps.store.users.update(user.id, { passwordHash: check.upgradedHash, updatedAt: now });

@@ -40,5 +40,14 @@ export async function passwordGrant(deps: PasswordGrantDeps, request: PasswordGr
     startSession({ ...deps, policy: deps.config.sessions }, user, request.source),
     deps.store.settings.getRealmNotBefore(),
   ]);
+  await deps.store.audit.record({
+    at: session.createdAt,
+    type: 'login_succeeded',
+    userId: user.id,
+    sessionId: session.id,
+    sourceAddress: request.source.address,
+    userAgent: request.source.userAgent,
+    detail: 'session started by a password grant',
+  });
   return issueTokens(deps, { user, session, refreshToken, refreshExpiresAt: session.idleExpiresAt, realmNotBefore });
 }

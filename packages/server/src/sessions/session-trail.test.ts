@@ -141,3 +141,28 @@ describe('active sessions per client application', () => {
     }
   });
 });
+
+describe('logins leave a trace', () => {
+  it('success, failure, the lockout that starts and the refusals that follow are recorded with source and user agent', async () => {
+    const h = await startHarness({ ANTPEER_LOCKOUT_THRESHOLD: '2', ANTPEER_SOURCE_FAILURE_LIMIT: '1000' });
+    try {
+      const login = await post(h, '/auth/token', CLIENT);
+      assert.equal(login.statusCode, 200);
+      for (let i = 0; i < 3; i++) await post(h, '/auth/token', { username: CLIENT.username, password: `wrong ${i} wrong wrong` });
+      const trail = await h.server.auth.store.audit.list({ limit: 100 });
+      assert.deepEqual(
+        trail.map((event) => event.type).reverse(),
+        ['user_added', 'user_added', 'login_succeeded', 'login_failed', 'login_failed', 'lockout_started', 'login_locked'],
+      );
+      const succeeded = trail.find((event) => event.type === 'login_succeeded');
+      assert.equal(succeeded?.sessionId, login.json<{ session_state: string }>().session_state);
+      for (const event of trail.filter((e) => e.type.startsWith('login') || e.type === 'lockout_started')) {
+        assert.equal(event.sourceAddress, '203.0.113.50');
+        assert.equal(event.userAgent, 'trail-test/1.0');
+        assert.doesNotMatch(JSON.stringify(event), /wrong \d|correct horse/, 'no password in the trail');
+      }
+    } finally {
+      await h.close();
+    }
+  });
+});

@@ -121,8 +121,16 @@ export interface AuditEvent {
   detail: string;
 }
 
+/** An audit event as the trail lists it: with its place in the trail. */
+export interface AuditRecord extends AuditEvent {
+  /** Increases with every event recorded by the store. */
+  id: number;
+}
+
 /** Which audit events to list; every field narrows. */
 export interface AuditFilter {
+  /** Only events listed after this one (newest first): a cursor for paging through the trail. */
+  after?: Pick<AuditRecord, 'at' | 'id'>;
   /** Recorded at or after (ms). */
   since?: number;
   /** Recorded before (ms). */
@@ -215,7 +223,7 @@ export interface CounterStore {
 export interface AuditStore {
   record(event: AuditEvent): Promise<void>;
   /** Events matching `filter`, newest first (same instant: most recently recorded first). */
-  list(filter: AuditFilter): Promise<AuditEvent[]>;
+  list(filter: AuditFilter): Promise<AuditRecord[]>;
 }
 
 /** Schema, health and housekeeping. */

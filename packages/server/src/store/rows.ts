@@ -1,4 +1,4 @@
-import type { AuditEvent, Session, SessionContext, SessionEndReason, SessionPatch, Source, StoredKey, User } from './port.js';
+import type { AuditRecord, Session, SessionContext, SessionEndReason, SessionPatch, Source, StoredKey, User } from './port.js';
 
 /**
  * The rows both SQL adapters read, and their mapping to domain objects. The schemas use the same
@@ -65,6 +65,7 @@ export interface KeyRow {
 }
 
 export interface AuditRow {
+  id: Int;
   at: Int;
   type: string;
   user_id: string | null;
@@ -147,8 +148,9 @@ export function toKey(row: KeyRow): StoredKey {
   };
 }
 
-export function toAuditEvent(row: AuditRow): AuditEvent {
+export function toAuditRecord(row: AuditRow): AuditRecord {
   return {
+    id: Number(row.id),
     at: Number(row.at),
     type: row.type,
     userId: row.user_id,

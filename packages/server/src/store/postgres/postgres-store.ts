@@ -3,6 +3,7 @@ import {
   UsernameTakenError,
   type AuditEvent,
   type AuditFilter,
+  type AuditRecord,
   type AuditStore,
   type KeyStore,
   type NewUser,
@@ -16,7 +17,7 @@ import {
 import {
   REALM_NOT_BEFORE,
   secretName,
-  toAuditEvent,
+  toAuditRecord,
   toKey,
   toUser,
   type AuditRow,
@@ -163,15 +164,24 @@ class PostgresAuditStore implements AuditStore {
     );
   }
 
-  async list(filter: AuditFilter): Promise<AuditEvent[]> {
+  async list(filter: AuditFilter): Promise<AuditRecord[]> {
     const { rows } = await this.d.query<AuditRow>(
       `SELECT * FROM ${this.d.s}.audit_events
         WHERE ($1::bigint IS NULL OR at >= $1) AND ($2::bigint IS NULL OR at < $2)
           AND ($3::text IS NULL OR user_id = $3) AND ($4::text IS NULL OR type = $4)
+          AND ($6::bigint IS NULL OR (at, id) < ($6, $7::bigint))
         ORDER BY at DESC, id DESC LIMIT $5`,
-      [filter.since ?? null, filter.until ?? null, filter.userId ?? null, filter.type ?? null, filter.limit],
+      [
+        filter.since ?? null,
+        filter.until ?? null,
+        filter.userId ?? null,
+        filter.type ?? null,
+        filter.limit,
+        filter.after?.at ?? null,
+        filter.after?.id ?? null,
+      ],
     );
-    return rows.map(toAuditEvent);
+    return rows.map(toAuditRecord);
   }
 }
 

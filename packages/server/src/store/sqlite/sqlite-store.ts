@@ -2,6 +2,7 @@ import {
   UsernameTakenError,
   type AuditEvent,
   type AuditFilter,
+  type AuditRecord,
   type AuditStore,
   type KeyStore,
   type NewUser,
@@ -15,7 +16,7 @@ import {
 import {
   REALM_NOT_BEFORE,
   secretName,
-  toAuditEvent,
+  toAuditRecord,
   toKey,
   toUser,
   type AuditRow,
@@ -140,12 +141,13 @@ class SqliteAuditStore implements AuditStore {
     this.d.insertAudit(event);
   }
 
-  async list(filter: AuditFilter): Promise<AuditEvent[]> {
+  async list(filter: AuditFilter): Promise<AuditRecord[]> {
     const rows = this.d
       .sql(
         `SELECT * FROM audit_events
           WHERE (@since IS NULL OR at >= @since) AND (@until IS NULL OR at < @until)
             AND (@userId IS NULL OR user_id = @userId) AND (@type IS NULL OR type = @type)
+            AND (@afterAt IS NULL OR at < @afterAt OR (at = @afterAt AND id < @afterId))
           ORDER BY at DESC, id DESC LIMIT @limit`,
       )
       .all({
@@ -153,9 +155,11 @@ class SqliteAuditStore implements AuditStore {
         until: filter.until ?? null,
         userId: filter.userId ?? null,
         type: filter.type ?? null,
+        afterAt: filter.after?.at ?? null,
+        afterId: filter.after?.id ?? null,
         limit: filter.limit,
       }) as AuditRow[];
-    return rows.map(toAuditEvent);
+    return rows.map(toAuditRecord);
   }
 }
 
