@@ -16,4 +16,30 @@ export { addClientApplication, setEnabled, setIntrospection } from './credential
 export type { Actor } from './credentials/client-applications.js';
 export { pushNotBefore } from './sessions/not-before.js';
 export type { AuthService } from './auth-service.js';
-export type { Store } from './store/port.js';
+export { UsernameTakenError } from './store/port.js';
+export type {
+  AuditEvent,
+  AuditFilter,
+  AuditRecord,
+  AuditStore,
+  Counter,
+  CounterStore,
+  CounterWrites,
+  KeyStore,
+  Maintenance,
+  NewSession,
+  NewUser,
+  Session,
+  SessionChange,
+  SessionContext,
+  SessionEndReason,
+  SessionPatch,
+  SessionStore,
+  SettingsStore,
+  Source,
+  Store,
+  StoredKey,
+  User,
+  UserPatch,
+  UserStore,
+} from './store/port.js';

@@ -27,34 +27,46 @@ interface Seeded {
 
 /** Rows due for purging (an expired session, a lapsed counter, a 100-day-old audit event) beside rows that are not. */
 async function seed(store: Store): Promise<Seeded> {
+  // The purge command reads the real clock, so the rows are placed around it.
   const now = Date.now();
-  const user = await store.createUser({ id: randomUUID(), username: `app-${randomUUID()}`, passwordHash: 'h', createdAt: now - 2 * DAY });
-  const session = (at: number, idle: number) =>
-    store.createSession({
-      id: randomUUID(),
-      userId: user.id,
-      createdAt: at,
-      idleExpiresAt: at + idle,
-      maxExpiresAt: at + 10 * idle,
-      source: { address: '192.0.2.9', userAgent: 'purge.test' },
-      refreshTokenHash: randomUUID(),
-    });
+  const user = await store.users.create({ id: randomUUID(), username: `app-${randomUUID()}`, passwordHash: 'h', createdAt: now - 2 * DAY });
+  const session = async (at: number, idle: number) => {
+    const created = await store.sessions.create(
+      {
+        id: randomUUID(),
+        userId: user.id,
+        createdAt: at,
+        idleExpiresAt: at + idle,
+        maxExpiresAt: at + 10 * idle,
+        source: { address: '192.0.2.9', userAgent: 'purge.test' },
+      },
+      10,
+    );
+    assert.ok(created);
+    return created;
+  };
   const expired = await session(now - DAY, 60_000);
   const live = await session(now, DAY);
-  await store.recordFailure('lapsed', now - DAY, 1000);
-  await store.recordFailure('counting', now, DAY);
+  await store.counters.update(['lapsed', 'counting'], () => ({
+    result: undefined,
+    writes: new Map([
+      ['lapsed', { count: 1, resetAt: now - DAY + 1000 }],
+      ['counting', { count: 1, resetAt: now + DAY }],
+    ]),
+  }));
+  // Of type "test", so they can be told from the events the server records itself (its first client application).
   const audit = (at: number, detail: string) =>
-    store.recordAudit({ at, type: 'test', userId: null, sessionId: null, sourceAddress: '', userAgent: '', detail });
+    store.audit.record({ at, type: 'test', userId: null, sessionId: null, sourceAddress: '', userAgent: '', detail });
   await audit(now - 100 * DAY, 'old');
   await audit(now - 10 * DAY, 'recent');
   return { expiredSession: expired.id, liveSession: live.id };
 }
 
 async function assertPurged(store: Store, seeded: Seeded): Promise<void> {
-  assert.equal(await store.getSession(seeded.expiredSession), null);
-  assert.ok(await store.getSession(seeded.liveSession));
-  assert.equal((await store.getFailures('counting', Date.now())).count, 1);
-  assert.deepEqual((await store.listAudit(10)).map((event) => event.detail), ['recent']);
+  assert.equal(await store.sessions.get(seeded.expiredSession), null);
+  assert.ok(await store.sessions.get(seeded.liveSession));
+  assert.deepEqual([...(await store.counters.read(['lapsed', 'counting'])).keys()], ['counting']);
+  assert.deepEqual((await store.audit.list({ type: 'test', limit: 10 })).map((event) => event.detail), ['recent']);
 }
 
 describe('purging expired rows and old audit events', { concurrency: 2 }, () => {
@@ -67,7 +79,7 @@ describe('purging expired rows and old audit events', { concurrency: 2 }, () => 
       const env = { DATABASE_URL: TEST_DATABASE_URL as string, ANTPEER_DATABASE_SCHEMA: schema, ANTPEER_SECRET: newSecret() };
       const result = await runAntpeer(['purge', '--batch', '1'], env);
       assert.equal(result.code, 0, result.stderr);
-      assert.match(result.stdout, /purged [1-9]\d* expired session, token and counter row\(s\) and 1 audit event\(s\) \(postgres\)/);
+      assert.match(result.stdout, /purged 2 expired .* and 1 audit event\(s\) \(postgres\)/);
       await assertPurged(store, seeded);
       const again = await runAntpeer(['purge'], env);
       assert.match(again.stdout, /purged 0 .* and 0 audit/);
@@ -85,7 +97,7 @@ describe('purging expired rows and old audit events', { concurrency: 2 }, () => 
       const seeded = await seed(store);
       const kept = await runAntpeer(['purge'], { ANTPEER_DATA_DIR: data.dir, ANTPEER_AUDIT_RETENTION: '0' });
       assert.equal(kept.code, 0, kept.stderr);
-      assert.equal((await store.listAudit(10)).length, 2);
+      assert.equal((await store.audit.list({ type: 'test', limit: 10 })).length, 2);
       const result = await runAntpeer(['purge'], { ANTPEER_DATA_DIR: data.dir, ANTPEER_AUDIT_RETENTION: '30' });
       assert.equal(result.code, 0, result.stderr);
       await assertPurged(store, seeded);
@@ -106,8 +118,10 @@ describe('purging expired rows and old audit events', { concurrency: 2 }, () => 
     });
     try {
       const seeded = await seed(store);
-      await waitFor('the background purge', async () => ((await store.listAudit(10)).length === 1 ? true : undefined), 10_000);
-      await waitFor('the expired session to go', async () => ((await store.getSession(seeded.expiredSession)) === null ? true : undefined));
+      const done = async () =>
+        (await store.sessions.get(seeded.expiredSession)) === null &&
+        (await store.audit.list({ type: 'test', limit: 10 })).length === 1;
+      await waitFor('the background purge', async () => ((await done()) ? true : undefined), 10_000);
       await assertPurged(store, seeded);
     } finally {
       await server.stop('SIGKILL');

@@ -202,6 +202,7 @@ const SESSION_PATCH_COLUMNS = {
 export function sessionPatchColumns(patch: SessionPatch): Array<[column: string, value: unknown]> {
   const columns: Array<[string, unknown]> = [];
   for (const [field, value] of Object.entries(patch)) {
+    if (value === undefined) continue;
     if (field === 'rotatedBy') {
       const source = value as Source;
       columns.push(['rotated_by_address', source.address], ['rotated_by_user_agent', source.userAgent]);
@@ -209,5 +210,6 @@ export function sessionPatchColumns(patch: SessionPatch): Array<[column: string,
       columns.push([SESSION_PATCH_COLUMNS[field as keyof typeof SESSION_PATCH_COLUMNS], value]);
     }
   }
+  if (columns.length === 0) throw new TypeError('a session change must set at least one field');
   return columns;
 }

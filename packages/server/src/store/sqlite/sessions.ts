@@ -21,10 +21,13 @@ interface Pending {
 export class SqliteSessionStore implements SessionStore {
   readonly #d: SqliteDatabase;
   #pending: Pending[] = [];
+  /** {@link applyOne} in a savepoint of its own (a transaction nested in the batch's). */
+  readonly #applyInSavepoint: (change: SessionChange) => boolean;
   #scheduled: Promise<void> | null = null;
 
   constructor(d: SqliteDatabase) {
     this.#d = d;
+    this.#applyInSavepoint = d.db.transaction((change: SessionChange) => this.#applyOne(change));
   }
 
   async create(session: NewSession, maxActive: number): Promise<Session | null> {
@@ -89,14 +92,28 @@ export class SqliteSessionStore implements SessionStore {
     const batch = this.#pending;
     this.#pending = [];
     this.#scheduled = null;
-    let applied: boolean[];
+    // Each change in a savepoint of its own: one that fails rolls back alone (its update with its
+    // audit event) and rejects alone; the others still commit.
+    let outcomes: Array<{ applied: boolean } | { error: unknown }>;
     try {
-      applied = this.#d.write(() => batch.map(({ change }) => this.#applyOne(change)));
+      outcomes = this.#d.write(() =>
+        batch.map(({ change }) => {
+          try {
+            return { applied: this.#applyInSavepoint(change) };
+          } catch (error) {
+            return { error };
+          }
+        }),
+      );
     } catch (error) {
       for (const pending of batch) pending.reject(error);
       return;
     }
-    batch.forEach((pending, index) => pending.resolve(applied[index] === true));
+    batch.forEach((pending, index) => {
+      const outcome = outcomes[index];
+      if (outcome && 'applied' in outcome) pending.resolve(outcome.applied);
+      else pending.reject(outcome?.error);
+    });
   }
 
   #applyOne(change: SessionChange): boolean {

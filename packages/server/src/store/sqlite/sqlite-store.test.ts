@@ -1,41 +1,20 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { RotationRequest, Store } from '../port.js';
+import type { Session, SessionChange, Store } from '../port.js';
 import { describeStoreConformance } from '../test/conformance.js';
+import { listAudit, revocation, rotation } from '../test/harness.js';
 import { SqliteStore } from './sqlite-store.js';
 
 const T0 = Date.UTC(2031, 0, 1);
 const IDLE = 1_800_000;
 const source = { address: '127.0.0.1', userAgent: 'sqlite-store.test' };
-
-function newHash(): string {
-  return createHash('sha256').update(randomUUID()).digest('hex');
-}
-
-async function seedSession(store: Store): Promise<{ userId: string; sessionId: string; token: string }> {
-  const user = await store.createUser({ id: randomUUID(), username: `app-${randomUUID()}`, passwordHash: 'h', createdAt: T0 });
-  const token = newHash();
-  const session = await store.createSession({
-    id: randomUUID(),
-    userId: user.id,
-    createdAt: T0,
-    idleExpiresAt: T0 + IDLE,
-    maxExpiresAt: T0 + 36_000_000,
-    source,
-    refreshTokenHash: token,
-  });
-  return { userId: user.id, sessionId: session.id, token };
-}
-
-function rotation(presentedHash: string, successorHash: string, now: number): RotationRequest {
-  return { presentedHash, successorHash, now, idleMs: IDLE, graceMs: 10_000, source };
-}
 
 let dir: string;
 before(async () => {
@@ -45,11 +24,33 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+function newFilename(): string {
+  return join(dir, `${randomUUID()}.db`);
+}
+
+async function seedSession(store: Store, at = T0): Promise<Session> {
+  const user = await store.users.create({ id: randomUUID(), username: `app-${randomUUID()}`, passwordHash: 'h', createdAt: at });
+  const session = await store.sessions.create(
+    { id: randomUUID(), userId: user.id, createdAt: at, idleExpiresAt: at + IDLE, maxExpiresAt: at + 36_000_000, source },
+    10,
+  );
+  assert.ok(session);
+  return session;
+}
+
+/** 50 changes decided from one snapshot of `session`: refreshes and reuse detections, each different. */
+function racingChanges(session: Session): SessionChange[] {
+  return Array.from({ length: 50 }, (_, i) =>
+    i % 2 === 0 ? rotation(session, T0 + 1000 + i) : revocation(session, T0 + 1000 + i, source, `racer ${i}`),
+  );
+}
+
 describeStoreConformance('sqlite (file, WAL)', async () => {
-  const filename = join(dir, `${randomUUID()}.db`);
+  const filename = newFilename();
   const store = new SqliteStore({ filename });
   return {
     store,
+    reopen: async () => new SqliteStore({ filename }),
     async cleanup() {
       await store.close();
       for (const suffix of ['', '-wal', '-shm']) await rm(`${filename}${suffix}`, { force: true });
@@ -58,167 +59,239 @@ describeStoreConformance('sqlite (file, WAL)', async () => {
 });
 
 describe('SqliteStore on one file', () => {
+  it('the database file, its WAL and its shared-memory file are readable and writable by their owner only', async () => {
+    const filename = newFilename();
+    const store = new SqliteStore({ filename });
+    try {
+      await store.migrate();
+      await seedSession(store);
+      for (const suffix of ['', '-wal', '-shm']) {
+        assert.equal(statSync(filename + suffix).mode & 0o777, 0o600, `${filename}${suffix}`);
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
   it('two instances on the same file see each other’s writes', async () => {
-    const filename = join(dir, `${randomUUID()}.db`);
+    const filename = newFilename();
     const a = new SqliteStore({ filename });
     const b = new SqliteStore({ filename });
     try {
       await Promise.all([a.migrate(), b.migrate()]);
-      const { sessionId, token } = await seedSession(a);
-      assert.equal(await b.countUsers(), 1);
-      assert.equal((await b.getSession(sessionId))?.id, sessionId);
+      const session = await seedSession(a);
+      assert.equal(await b.users.count(), 1);
+      assert.deepEqual(await b.sessions.get(session.id), session);
 
-      const successor = newHash();
-      assert.equal((await b.rotateRefreshToken(rotation(token, successor, T0 + 1000))).kind, 'rotated');
-      assert.equal((await a.findRefreshToken(successor))?.live, true);
-      assert.equal((await a.rotateRefreshToken(rotation(token, successor, T0 + 2000))).kind, 'replayed');
+      const refresh = rotation(session, T0 + 1000);
+      assert.equal(await b.sessions.apply(refresh), true);
+      assert.equal((await a.sessions.getContext(session.id))?.session.generation, 1);
+      assert.equal(await a.sessions.apply(rotation(session, T0 + 2000)), false, 'decided from the snapshot b moved past');
 
-      await a.setRealmNotBefore(T0 + 5000);
-      assert.equal(await b.getRealmNotBefore(), T0 + 5000);
-      assert.equal(await b.getOrCreateSecret('server', 'from-b'), 'from-b');
-      assert.equal(await a.getOrCreateSecret('server', 'from-a'), 'from-b');
+      await a.settings.setRealmNotBefore(T0 + 5000);
+      assert.equal(await b.settings.getRealmNotBefore(), T0 + 5000);
+      assert.equal(await b.settings.getOrCreateSecret('server', 'from-b'), 'from-b');
+      assert.equal(await a.settings.getOrCreateSecret('server', 'from-a'), 'from-b');
     } finally {
       await a.close();
       await b.close();
     }
   });
 
-  it('50 rotations of one token interleaved across two instances rotate exactly once', async () => {
-    const filename = join(dir, `${randomUUID()}.db`);
+  it('50 changes decided from one snapshot, applied through two instances on one file, apply exactly once', async () => {
+    const filename = newFilename();
     const a = new SqliteStore({ filename });
     const b = new SqliteStore({ filename });
     try {
       await a.migrate();
       await b.migrate();
-      const { sessionId, token } = await seedSession(a);
-      const successor = newHash();
-      const outcomes = await Promise.all(
-        Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? a : b).rotateRefreshToken(rotation(token, successor, T0 + 1000))),
-      );
-      const kinds = outcomes.map((outcome) => outcome.kind);
-      assert.equal(kinds.filter((kind) => kind === 'rotated').length, 1);
-      assert.equal(kinds.filter((kind) => kind === 'replayed').length, 49);
-      assert.equal((await b.findRefreshToken(successor))?.live, true);
-      assert.equal((await a.getSession(sessionId))?.endedAt, null);
+      const session = await seedSession(a);
+      const changes = racingChanges(session);
+      const applied = await Promise.all(changes.map((change, i) => (i % 2 === 0 ? a : b).sessions.apply(change)));
+      assert.equal(applied.filter(Boolean).length, 1, applied.map(Number).join(''));
+      const winner = changes[applied.indexOf(true)] as SessionChange;
+      assert.deepEqual(await b.sessions.get(session.id), { ...session, ...winner.patch });
+      assert.deepEqual(await listAudit(a), winner.audit ? [winner.audit] : []);
     } finally {
       await a.close();
       await b.close();
     }
   });
 
-  it('two processes racing 50 rotations of one token on one file rotate exactly once', async () => {
-    const filename = join(dir, `${randomUUID()}.db`);
+  it('two processes racing 50 changes decided from one snapshot on one file apply exactly once', async () => {
+    const filename = newFilename();
     const seeder = new SqliteStore({ filename });
     await seeder.migrate();
-    const { sessionId, token } = await seedSession(seeder);
+    const session = await seedSession(seeder);
     await seeder.close();
-    const successor = newHash();
+    const changes = racingChanges(session);
+    const halves = [changes.filter((_, i) => i % 2 === 0), changes.filter((_, i) => i % 2 === 1)];
 
-    const racers = [startRacer(filename, token, successor, 25), startRacer(filename, token, successor, 25)];
-    await Promise.all(racers.map((r) => r.ready));
-    const kinds = (await Promise.all(racers.map((r) => r.go()))).flat();
+    const racers = halves.map((half) =>
+      startChild(filename, `return Promise.all(${JSON.stringify(half)}.map((change) => store.sessions.apply(change)));`),
+    );
+    await Promise.all(racers.map((racer) => racer.ready));
+    const results = (await Promise.all(racers.map((racer) => racer.run()))) as boolean[][];
 
-    assert.equal(kinds.length, 50);
-    assert.equal(kinds.filter((kind) => kind === 'rotated').length, 1, kinds.join(','));
-    assert.equal(kinds.filter((kind) => kind === 'replayed').length, 49, kinds.join(','));
+    const applied = halves.flatMap((half, h) => half.filter((_, i) => results[h]?.[i] === true));
+    assert.equal(results.flat().length, 50);
+    assert.equal(applied.length, 1, JSON.stringify(results));
+    const [winner] = applied as [SessionChange];
     const check = new SqliteStore({ filename });
     try {
-      assert.equal((await check.findRefreshToken(successor))?.live, true);
-      assert.equal((await check.findRefreshToken(token))?.live, false);
-      assert.equal((await check.getSession(sessionId))?.endedAt, null);
+      assert.deepEqual(await check.sessions.get(session.id), { ...session, ...winner.patch });
+      assert.deepEqual(await listAudit(check), winner.audit ? [winner.audit] : []);
     } finally {
       await check.close();
     }
   });
 
-  it('a closed and reopened store keeps its data, and a consumed token stays consumed', async () => {
-    const filename = join(dir, `${randomUUID()}.db`);
+  it('two processes racing 50 counter increments on one file count every one', async () => {
+    const filename = newFilename();
+    const seeder = new SqliteStore({ filename });
+    await seeder.migrate();
+    await seeder.close();
+    const work = `return Promise.all(Array.from({ length: 25 }, () => store.counters.update(['source:x'], (current) => {
+      const count = (current.get('source:x')?.count ?? 0) + 1;
+      return { result: count, writes: new Map([['source:x', { count, resetAt: ${T0 + 60_000} }]]) };
+    })));`;
+
+    const racers = [startChild(filename, work), startChild(filename, work)];
+    await Promise.all(racers.map((racer) => racer.ready));
+    const counts = ((await Promise.all(racers.map((racer) => racer.run()))) as number[][]).flat();
+
+    assert.deepEqual(
+      counts.sort((x, y) => x - y),
+      Array.from({ length: 50 }, (_, i) => i + 1),
+    );
+    const check = new SqliteStore({ filename });
+    try {
+      assert.deepEqual(await check.counters.read(['source:x']), new Map([['source:x', { count: 50, resetAt: T0 + 60_000 }]]));
+    } finally {
+      await check.close();
+    }
+  });
+
+  it('a closed and reopened store keeps its data, and a change decided before an applied one still misses', async () => {
+    const filename = newFilename();
     const first = new SqliteStore({ filename });
     await first.migrate();
-    const { userId, sessionId, token } = await seedSession(first);
-    const successor = newHash();
-    assert.equal((await first.rotateRefreshToken(rotation(token, successor, T0 + 1000))).kind, 'rotated');
-    await first.recordFailure('user:x', T0, 60_000);
+    const session = await seedSession(first);
+    const refresh = rotation(session, T0 + 1000);
+    assert.equal(await first.sessions.apply(refresh), true);
+    const counter = { count: 1, resetAt: T0 + 60_000 };
+    await first.counters.update(['user:x'], () => ({ result: undefined, writes: new Map([['user:x', counter]]) }));
     await first.close();
 
     const reopened = new SqliteStore({ filename });
     try {
       await reopened.migrate();
-      assert.equal((await reopened.findUserById(userId))?.id, userId);
-      assert.equal((await reopened.getSession(sessionId))?.lastRefreshAt, T0 + 1000);
-      assert.equal((await reopened.findRefreshToken(successor))?.live, true);
-      assert.equal((await reopened.getFailures('user:x', T0 + 1)).count, 1);
-      // Past the grace window the consumed token is reuse, exactly as before the restart.
-      assert.equal((await reopened.rotateRefreshToken(rotation(token, successor, T0 + 60_000))).kind, 'reused');
+      assert.equal(await reopened.pendingMigrations(), 0);
+      assert.equal((await reopened.users.findById(session.userId))?.id, session.userId);
+      assert.deepEqual(await reopened.sessions.get(session.id), { ...session, ...refresh.patch });
+      assert.equal((await reopened.counters.read(['user:x'])).get('user:x')?.count, 1);
+      assert.equal(await reopened.sessions.apply(revocation(session, T0 + 60_000)), false);
+      assert.deepEqual(await reopened.audit.list({ limit: 10 }), []);
     } finally {
       await reopened.close();
     }
   });
 
-  it('rotations of many sessions committed together (group commit) are all on disk after a reopen', async () => {
-    const filename = join(dir, `${randomUUID()}.db`);
+  it('changes to many sessions committed together (group commit) are all on disk after a reopen', async () => {
+    const filename = newFilename();
     const first = new SqliteStore({ filename });
     await first.migrate();
     const sessions = await Promise.all(Array.from({ length: 100 }, () => seedSession(first)));
-    const successors = sessions.map(() => newHash());
-    // Issued in one event-loop turn: they share one transaction.
-    const outcomes = await Promise.all(
-      sessions.map((session, index) => first.rotateRefreshToken(rotation(session.token, successors[index] as string, T0 + 1000))),
-    );
-    assert.deepEqual(new Set(outcomes.map((outcome) => outcome.kind)), new Set(['rotated']));
+    const changes = sessions.map((session) => rotation(session, T0 + 1000));
+    // Handed over in one event-loop turn: they share one transaction.
+    assert.deepEqual(await Promise.all(changes.map((change) => first.sessions.apply(change))), changes.map(() => true));
     await first.close();
     const reopened = new SqliteStore({ filename });
     try {
-      for (const successor of successors) assert.equal((await reopened.findRefreshToken(successor))?.live, true);
+      for (const [i, session] of sessions.entries()) {
+        assert.deepEqual(await reopened.sessions.get(session.id), { ...session, ...changes[i]?.patch });
+      }
     } finally {
       await reopened.close();
     }
   });
 
-  it('in one group commit, a rotation that meets an unexpected error fails alone; the others commit', async () => {
-    const filename = join(dir, `${randomUUID()}.db`);
+  it('in one group commit, a change that meets an unexpected error fails alone, whole; the others apply', async () => {
+    const filename = newFilename();
     const store = new SqliteStore({ filename });
     await store.migrate();
     try {
       const good = await seedSession(store);
       const bad = await seedSession(store);
-      const goodSuccessor = newHash();
-      // The bad rotation's successor collides with an existing token hash: its INSERT fails.
-      const results = await Promise.allSettled([
-        store.rotateRefreshToken(rotation(bad.token, good.token, T0 + 1000)),
-        store.rotateRefreshToken(rotation(good.token, goodSuccessor, T0 + 1000)),
-      ]);
+      const broken = revocation(bad, T0 + 1000);
+      // An audit event the table refuses (NOT NULL): the change's update must go with it.
+      const refused = { ...broken, audit: { ...broken.audit, sourceAddress: null } } as unknown as SessionChange;
+      const results = await Promise.allSettled([store.sessions.apply(refused), store.sessions.apply(rotation(good, T0 + 1000))]);
       assert.equal(results[0].status, 'rejected');
-      assert.equal(results[1].status, 'fulfilled');
-      assert.equal((await store.findRefreshToken(goodSuccessor))?.live, true);
-      assert.equal((await store.findRefreshToken(bad.token))?.live, true, 'the failed rotation changed nothing');
+      assert.deepEqual(results[1], { status: 'fulfilled', value: true });
+      assert.equal((await store.sessions.get(good.id))?.generation, 1);
+      assert.deepEqual(await store.sessions.get(bad.id), bad, 'the failed change wrote nothing');
+      assert.deepEqual(await store.audit.list({ limit: 10 }), []);
     } finally {
       await store.close();
+    }
+  });
+
+  it('what resolved before the process was killed with SIGKILL is on disk', async () => {
+    const filename = newFilename();
+    const seeder = new SqliteStore({ filename });
+    await seeder.migrate();
+    const sessions = await Promise.all(Array.from({ length: 20 }, () => seedSession(seeder)));
+    await seeder.close();
+    const changes = sessions.map((session, i) => (i % 4 === 0 ? revocation(session, T0 + 1000) : rotation(session, T0 + 1000)));
+    const work = `
+      const applied = await Promise.all(${JSON.stringify(changes)}.map((change) => store.sessions.apply(change)));
+      const counter = { count: 3, resetAt: ${T0 + 60_000} };
+      await store.counters.update(['user:killed'], () => ({ result: undefined, writes: new Map([['user:killed', counter]]) }));
+      return applied;`;
+
+    const child = startChild(filename, work, { killWhenDone: true });
+    await child.ready;
+    assert.deepEqual(await child.run(), changes.map(() => true));
+
+    const reopened = new SqliteStore({ filename });
+    try {
+      for (const [i, session] of sessions.entries()) {
+        assert.deepEqual(await reopened.sessions.get(session.id), { ...session, ...changes[i]?.patch });
+      }
+      assert.equal((await reopened.audit.list({ limit: 100 })).length, 5);
+      assert.equal((await reopened.counters.read(['user:killed'])).get('user:killed')?.count, 3);
+    } finally {
+      await reopened.close();
     }
   });
 });
 
 const storeModule = fileURLToPath(new URL('./sqlite-store.ts', import.meta.url));
 
+/** How long a child process may take before it is killed and its test fails. */
+const CHILD_DEADLINE_MS = 60_000;
+
 /**
  * A separate Node process with its own SqliteStore on `filename`: `ready` resolves once it has
- * opened the file; `go` makes it fire `count` rotations of `token` at once and resolves with the
- * outcome kinds it got.
+ * opened the file; `run` makes it run `work` (the body of an async function of `store`) and
+ * resolves with what that returned. With `killWhenDone`, the process is killed with SIGKILL as soon
+ * as it has answered, its store still open: no close, no checkpoint.
  */
-function startRacer(
+function startChild(
   filename: string,
-  token: string,
-  successor: string,
-  count: number,
-): { ready: Promise<void>; go(): Promise<string[]> } {
+  work: string,
+  options: { killWhenDone?: boolean } = {},
+): { ready: Promise<void>; run(): Promise<unknown> } {
   const script = `
     import { SqliteStore } from ${JSON.stringify(storeModule)};
     const store = new SqliteStore({ filename: ${JSON.stringify(filename)} });
-    const request = ${JSON.stringify(rotation(token, successor, T0 + 1000))};
+    const work = async (store) => { ${work} };
     process.stdout.write('ready\\n');
     process.stdin.once('data', async () => {
-      const outcomes = await Promise.all(Array.from({ length: ${count} }, () => store.rotateRefreshToken(request)));
-      process.stdout.write(JSON.stringify(outcomes.map((outcome) => outcome.kind)) + '\\n');
+      const result = await work(store);
+      process.stdout.write(JSON.stringify(result) + '\\n');
+      if (${JSON.stringify(options.killWhenDone === true)}) return setInterval(() => undefined, 1000);
       await store.close();
       process.exit(0);
     });
@@ -226,26 +299,45 @@ function startRacer(
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '--eval', script], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
+  const deadline = setTimeout(() => child.kill('SIGKILL'), CHILD_DEADLINE_MS);
   let output = '';
   child.stdout.setEncoding('utf8');
-  const exited = new Promise<number | null>((resolve, reject) => {
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
     child.once('error', reject);
-    child.once('exit', resolve);
+    child.once('exit', (code, signal) => {
+      clearTimeout(deadline);
+      resolve({ code, signal });
+    });
   });
-  const ready = new Promise<void>((resolve, reject) => {
+  const answered = new Promise<string>((resolve) => {
     child.stdout.on('data', (chunk: string) => {
       output += chunk;
+      const lines = output.split('\n');
+      if (lines.length > 2) resolve(lines[1] as string);
+    });
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', () => {
       if (output.startsWith('ready\n')) resolve();
     });
-    void exited.then((code) => reject(new Error(`racer process exited early with ${code}`)), reject);
+    void exited.then(({ code, signal }) => reject(new Error(`child process exited early with ${code ?? signal}`)), reject);
   });
   return {
     ready,
-    async go() {
+    async run() {
       child.stdin.write('go\n');
-      const code = await exited;
-      assert.equal(code, 0, `racer process exited with ${code}`);
-      return JSON.parse(output.slice('ready\n'.length)) as string[];
+      if (options.killWhenDone) {
+        const answer = await Promise.race([answered, exited.then(() => null)]);
+        assert.ok(answer !== null, 'the child answered before it exited');
+        child.kill('SIGKILL');
+        assert.equal((await exited).signal, 'SIGKILL');
+        return JSON.parse(answer) as unknown;
+      }
+      const { code } = await exited;
+      assert.equal(code, 0, `child process exited with ${code}`);
+      const answer = output.split('\n')[1];
+      assert.ok(answer, 'the child answered');
+      return JSON.parse(answer) as unknown;
     },
   };
 }
