@@ -1,29 +1,6 @@
 import { createHash } from 'node:crypto';
-import {
-  UsernameTakenError,
-  type AuditEvent,
-  type AuditFilter,
-  type AuditRecord,
-  type AuditStore,
-  type KeyStore,
-  type NewUser,
-  type SettingsStore,
-  type Store,
-  type StoredKey,
-  type User,
-  type UserPatch,
-  type UserStore,
-} from '../port.js';
-import {
-  REALM_NOT_BEFORE,
-  secretName,
-  toAuditRecord,
-  toKey,
-  toUser,
-  type AuditRow,
-  type KeyRow,
-  type UserRow,
-} from '../rows.js';
+import { UsernameTakenError, type AuditEvent, type AuditFilter, type AuditRecord, type AuditStore, type KeyStore, type NewUser, type SettingsStore, type Store, type StoredKey, type User, type UserPatch, type UserStore } from '../port.js';
+import { REALM_NOT_BEFORE, secretName, toAuditRecord, toKey, toUser, type AuditRow, type KeyRow, type UserRow } from '../rows.js';
 import { PostgresCounterStore } from './counters.js';
 import { PostgresDatabase } from './database.js';
 import { postgresMigrations } from './migrations.js';

@@ -1,14 +1,5 @@
 import type { NewSession, Session, SessionChange, SessionContext, SessionEndReason, SessionStore } from '../port.js';
-import {
-  REALM_NOT_BEFORE,
-  newSessionRecord,
-  sessionContextColumns,
-  sessionPatchColumns,
-  toSession,
-  toSessionContext,
-  type SessionContextRow,
-  type SessionRow,
-} from '../rows.js';
+import { REALM_NOT_BEFORE, newSessionRecord, sessionContextColumns, sessionPatchColumns, toSession, toSessionContext, type SessionContextRow, type SessionRow } from '../rows.js';
 import type { SqliteDatabase } from './database.js';
 
 interface Pending {

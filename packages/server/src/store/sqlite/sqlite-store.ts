@@ -1,28 +1,5 @@
-import {
-  UsernameTakenError,
-  type AuditEvent,
-  type AuditFilter,
-  type AuditRecord,
-  type AuditStore,
-  type KeyStore,
-  type NewUser,
-  type SettingsStore,
-  type Store,
-  type StoredKey,
-  type User,
-  type UserPatch,
-  type UserStore,
-} from '../port.js';
-import {
-  REALM_NOT_BEFORE,
-  secretName,
-  toAuditRecord,
-  toKey,
-  toUser,
-  type AuditRow,
-  type KeyRow,
-  type UserRow,
-} from '../rows.js';
+import { UsernameTakenError, type AuditEvent, type AuditFilter, type AuditRecord, type AuditStore, type KeyStore, type NewUser, type SettingsStore, type Store, type StoredKey, type User, type UserPatch, type UserStore } from '../port.js';
+import { REALM_NOT_BEFORE, secretName, toAuditRecord, toKey, toUser, type AuditRow, type KeyRow, type UserRow } from '../rows.js';
 import { SqliteCounterStore } from './counters.js';
 import { SqliteDatabase } from './database.js';
 import { sqliteMigrations } from './migrations.js';
