@@ -13,6 +13,7 @@ import { registerMetadataRoutes } from './routes/metadata.js';
 import { registerMetricsRoute } from './routes/metrics.js';
 import { registerRevokeRoute } from './routes/revoke.js';
 import { registerTokenRoute } from './routes/token.js';
+import { registerVerifyRoute } from './routes/verify.js';
 
 export interface AppOptions {
   /** Tells a store outage (503) from a bug (500); adapters know their driver's errors. */
@@ -51,6 +52,7 @@ export async function buildApp(auth: AuthService, options: AppOptions = {}): Pro
     },
     { prefix: config.basePath },
   );
+  await app.register((scope) => registerVerifyRoute(scope, auth), { prefix: config.basePath });
   await app.register((scope) => registerGateway(scope, auth), { prefix: config.basePath });
   registerMetadataRoutes(app, auth);
   registerHealthRoutes(app, auth);
