@@ -11,6 +11,7 @@ import { registerIntrospectRoute } from './routes/introspect.js';
 import { registerLogoutRoute } from './routes/logout.js';
 import { registerMetadataRoutes } from './routes/metadata.js';
 import { registerMetricsRoute } from './routes/metrics.js';
+import { registerOpenApiRoute } from './routes/openapi.js';
 import { registerRevokeRoute } from './routes/revoke.js';
 import { registerTokenRoute } from './routes/token.js';
 import { registerVerifyRoute } from './routes/verify.js';
@@ -56,6 +57,7 @@ export async function buildApp(auth: AuthService, options: AppOptions = {}): Pro
   await app.register((scope) => registerGateway(scope, auth), { prefix: config.basePath });
   registerMetadataRoutes(app, auth);
   registerHealthRoutes(app, auth);
+  registerOpenApiRoute(app, auth);
   registerMetricsRoute(app, metrics);
   app.setNotFoundHandler((request, reply) => {
     reply.code(404).send({ error: 'not_found', error_description: `No route for ${request.method} ${request.url.split('?')[0]}` });
