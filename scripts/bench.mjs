@@ -1,5 +1,6 @@
 // Runs a benchmark: `npm run bench:token`, `npm run bench:guard`, `npm run bench:client`
-// (or `npm run bench -- <name>`). Each prints a table with ratios measured in the same run.
+// (or `npm run bench -- <name>`, which also runs `forward-auth`). Each prints a table with ratios
+// measured in the same run.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
@@ -7,6 +8,7 @@ const benches = {
   token: 'packages/server/bench/token.ts',
   guard: 'packages/guard/bench/guard.ts',
   client: 'packages/client/bench/client.ts',
+  'forward-auth': 'packages/server/bench/forward-auth.ts',
 };
 const [name, ...args] = process.argv.slice(2);
 const file = benches[name];

@@ -21,12 +21,21 @@ const KEY_RELOAD_MS = 5_000;
 /** Rows of each kind per purge statement, and most statements of each kind per purge run. */
 export const PURGE_BATCH = 1000;
 export const PURGE_MAX_BATCHES = 100;
+/**
+ * How long a shutdown waits for requests under way (a slow upload, a long upstream answer) before
+ * it cuts their connections; below the 30 s after which `serve --workers` kills a worker.
+ */
+const SHUTDOWN_DEADLINE_MS = 25_000;
 
 export interface RunningServer {
   app: FastifyInstance;
   auth: AuthService;
   bootstrap: BootstrapResult;
-  /** Stops accepting requests, finishes those under way, closes the store. */
+  /**
+   * Stops accepting connections (requests on open keep-alive connections get 503), finishes every
+   * request under way and with it every pending rotation, waits for a purge run, then closes the
+   * store.
+   */
   close(): Promise<void>;
 }
 
@@ -71,7 +80,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
   const secret = loadServerSecret(config);
   const store = options.store ?? (await openStore(config));
   const timers: NodeJS.Timeout[] = [];
-  const stoppers: (() => void)[] = [];
+  const stoppers: (() => Promise<void>)[] = [];
   try {
     await prepareStore(store, options.migrate ?? config.migrateOnStart);
     const auth = await createAuthService({ config, store, clock, logger, secret, argon2: options.argon2 });
@@ -93,9 +102,18 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       bootstrap,
       async close() {
         timers.forEach(clearInterval);
-        stoppers.forEach((stop) => stop());
-        await app.close();
-        await store.close();
+        const deadline = setTimeout(() => {
+          logger.warn('requests still under way after the shutdown deadline; closing their connections');
+          app.server.closeAllConnections();
+        }, SHUTDOWN_DEADLINE_MS);
+        try {
+          // Fastify's close resolves once every accepted request has been answered; each answer
+          // waited for its rotation's commit, so nothing is pending in the store after it.
+          await Promise.all([app.close(), ...stoppers.map((stop) => stop())]);
+        } finally {
+          clearTimeout(deadline);
+          await store.close();
+        }
       },
     };
   } catch (error) {
@@ -108,14 +126,19 @@ export async function startServer(config: Readonly<Config>, options: StartOption
 /**
  * Runs {@link purgeStore} every `purgeInterval` seconds, the first run at a random point of the
  * first interval so that instances started together do not purge in step. A run never overlaps
- * the previous one.
+ * the previous one. The returned stop function resolves once a run under way has finished, so the
+ * store is not closed under it.
  */
-function schedulePurge(store: Store, config: Readonly<Config>, clock: Clock, logger: Logger): () => void {
+function schedulePurge(store: Store, config: Readonly<Config>, clock: Clock, logger: Logger): () => Promise<void> {
   const intervalMs = config.maintenance.purgeIntervalMs;
-  let running = false;
+  let running: Promise<void> | null = null;
   const run = async () => {
     if (running) return;
-    running = true;
+    running = purgeOnce();
+    await running;
+    running = null;
+  };
+  const purgeOnce = async () => {
     try {
       const result = await purgeStore(store, {
         now: clock.now(),
@@ -126,13 +149,14 @@ function schedulePurge(store: Store, config: Readonly<Config>, clock: Clock, log
       if (result.expired + result.audit > 0) logger.info(result, 'purged expired rows');
     } catch (error) {
       logger.warn({ err: error }, 'purging expired rows failed');
-    } finally {
-      running = false;
     }
   };
   let timer = setTimeout(function first() {
     void run();
     timer = setInterval(() => void run(), intervalMs).unref();
   }, Math.floor(Math.random() * intervalMs) + 1).unref();
-  return () => clearTimeout(timer);
+  return async () => {
+    clearTimeout(timer);
+    await running;
+  };
 }

@@ -11,8 +11,10 @@ import { registerIntrospectRoute } from './routes/introspect.js';
 import { registerLogoutRoute } from './routes/logout.js';
 import { registerMetadataRoutes } from './routes/metadata.js';
 import { registerMetricsRoute } from './routes/metrics.js';
+import { registerOpenApiRoute } from './routes/openapi.js';
 import { registerRevokeRoute } from './routes/revoke.js';
 import { registerTokenRoute } from './routes/token.js';
+import { registerVerifyRoute } from './routes/verify.js';
 
 export interface AppOptions {
   /** Tells a store outage (503) from a bug (500); adapters know their driver's errors. */
@@ -51,9 +53,11 @@ export async function buildApp(auth: AuthService, options: AppOptions = {}): Pro
     },
     { prefix: config.basePath },
   );
+  await app.register((scope) => registerVerifyRoute(scope, auth), { prefix: config.basePath });
   await app.register((scope) => registerGateway(scope, auth), { prefix: config.basePath });
   registerMetadataRoutes(app, auth);
   registerHealthRoutes(app, auth);
+  registerOpenApiRoute(app, auth);
   registerMetricsRoute(app, metrics);
   app.setNotFoundHandler((request, reply) => {
     reply.code(404).send({ error: 'not_found', error_description: `No route for ${request.method} ${request.url.split('?')[0]}` });
