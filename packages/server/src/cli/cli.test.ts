@@ -1,17 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
-import {
-  BASE_PATH,
-  login,
-  makeDataDir,
-  postToken,
-  refresh,
-  runCli,
-  startServe,
-  type CliResult,
-  type ServeProcess,
-} from '../test/process.js';
+import { BASE_PATH, login, postToken, refresh } from '../test/http.js';
+import { makeDataDir, runCli, startServe, type CliResult, type ServeProcess } from '../test/process.js';
 
 const GENERATED = /password \(shown once, stored only as a hash\): (\S+)/;
 
