@@ -2,10 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseWorkers } from './cli/serve.js';
 import { call, login, refresh } from './test/http.js';
-import { ISSUER, SKIP_WITHOUT_DATABASE, TEST_DATABASE_URL, dropSchema, newSecret, uniqueSchema } from './test/postgres.js';
-import { makeDataDir, startServe, waitFor, type ServeProcess } from './test/process.js';
-
-const GENERATED = /password \(shown once, stored only as a hash\): (\S+)/g;
+import { ISSUER, OWNER, SKIP_WITHOUT_DATABASE, TEST_DATABASE_URL, dropSchema, newSecret, uniqueSchema } from './test/postgres.js';
+import { GENERATED_PASSWORD, makeDataDir, startServe, waitFor, type ServeProcess } from './test/process.js';
 
 /** The pids of the workers the primary reported ready, in order (pino JSON lines on stdout). */
 function readyWorkers(instance: ServeProcess): number[] {
@@ -44,7 +42,7 @@ describe('antpeer-auth serve --workers', { concurrency: 2 }, () => {
         const pids = readyWorkers(server);
         return pids.length >= 2 ? pids : undefined;
       });
-      const passwords = [...server.stdout().matchAll(GENERATED)].map((match) => match[1] as string);
+      const passwords = [...server.stdout().matchAll(new RegExp(GENERATED_PASSWORD, 'g'))].map((match) => match[1] as string);
       assert.equal(passwords.length, 1, 'the generated password is printed exactly once');
       const password = passwords[0] as string;
       assert.equal(new Set(workers).size, 2);
@@ -87,14 +85,14 @@ describe('antpeer-auth serve --workers', { concurrency: 2 }, () => {
           ANTPEER_SECRET: newSecret(),
           ANTPEER_ISSUER: ISSUER,
           ANTPEER_LOG_LEVEL: 'info',
-          ANTPEER_BOOTSTRAP_USERNAME: 'merchant-app',
-          ANTPEER_BOOTSTRAP_PASSWORD: 'merchant password 1',
+          ANTPEER_BOOTSTRAP_USERNAME: OWNER.username,
+          ANTPEER_BOOTSTRAP_PASSWORD: OWNER.password,
         },
         args: ['--workers', '2'],
       });
       const server = primary;
       await waitFor('two workers to be ready', () => (readyWorkers(server).length >= 2 ? true : undefined));
-      const session = await login(server.tokenUrl, 'merchant-app', 'merchant password 1');
+      const session = await login(server.tokenUrl, OWNER.username, OWNER.password);
       const answers = await Promise.all(Array.from({ length: 16 }, () => refresh(server.tokenUrl, session.refresh_token)));
       assert.deepEqual(new Set(answers.map((answer) => answer.status)), new Set([200]));
       assert.equal(new Set(answers.map((answer) => answer.body.refresh_token)).size, 1);

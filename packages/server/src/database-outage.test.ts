@@ -6,6 +6,7 @@ import { isPostgresUnavailableError } from './store/postgres/unavailable.js';
 import { call, login, refresh, type Answer } from './test/http.js';
 import {
   ISSUER,
+  OWNER,
   SKIP_WITHOUT_DATABASE,
   TEST_DATABASE_URL,
   dropSchema,
@@ -16,8 +17,6 @@ import {
   type DatabaseProxy,
 } from './test/postgres.js';
 import { startServe, waitFor, type ServeProcess } from './test/process.js';
-
-const OWNER = { username: 'merchant-app', password: 'merchant password 1' };
 
 describe('isPostgresUnavailableError', () => {
   const withCode = (code: string, message = 'x') => Object.assign(new Error(message), { code });

@@ -2,10 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import { BASE_PATH, call, fromSource, login, refresh, type TokenResponse } from './test/http.js';
-import { ISSUER, SKIP_WITHOUT_DATABASE, TEST_DATABASE_URL, dropSchema, newSecret, sql, uniqueSchema } from './test/postgres.js';
-import { runCli, spawnAntpeer, startServe, waitFor, waitUntilServing, type ServeProcess } from './test/process.js';
-
-const OWNER = { username: 'merchant-app', password: 'merchant password 1' };
+import { ISSUER, OWNER, SKIP_WITHOUT_DATABASE, TEST_DATABASE_URL, dropSchema, newSecret, sql, uniqueSchema } from './test/postgres.js';
+import { GENERATED_PASSWORD, runCli, spawnAntpeer, startServe, waitFor, waitUntilServing, type ServeProcess } from './test/process.js';
 
 /** Every instance of one deployment: same database and schema, same secret, same public issuer. */
 function deployment(schema: string, secret: string, extra: Record<string, string> = {}): Record<string, string> {
@@ -171,7 +169,7 @@ describe('several server processes over one PostgreSQL', { skip: SKIP_WITHOUT_DA
     const env = deployment(schema, secret);
     const added = await runCli(['users', 'add', 'policy-app'], { env });
     assert.equal(added.code, 0, added.stderr);
-    const password = /password \(shown once, stored only as a hash\): (\S+)/.exec(added.stdout)?.[1];
+    const password = GENERATED_PASSWORD.exec(added.stdout)?.[1];
     assert.ok(password, added.stdout);
     const older = await login(a.tokenUrl, 'policy-app', password, source);
     const other = await login(a.tokenUrl, OWNER.username, OWNER.password, source);

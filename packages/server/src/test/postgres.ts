@@ -16,6 +16,9 @@ export const SKIP_WITHOUT_DATABASE = TEST_DATABASE_URL
 /** One public issuer for every instance, as behind a load balancer (each listens on its own port). */
 export const ISSUER = `http://auth.scale-out.test${BASE_PATH}`;
 
+/** The client application the tests' PostgreSQL deployments are bootstrapped with. */
+export const OWNER = Object.freeze({ username: 'merchant-app', password: 'merchant password 1' });
+
 /** A fresh server secret (32 bytes, base64url), as an operator would generate one. */
 export function newSecret(): string {
   return randomBytes(32).toString('base64url');

@@ -13,6 +13,9 @@ import { BASE_PATH } from './http.js';
 /** The built `antpeer-auth` binary (`npm run build` produces it). */
 export const BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
+/** What `antpeer-auth` prints, once, when it generates a password (`users add`, a first start); group 1 is the password. */
+export const GENERATED_PASSWORD = /password \(shown once, stored only as a hash\): (\S+)/;
+
 /** How long a spawned server may take to answer `/healthz` (a cold start on a busy 2-core machine). */
 const READY_DEADLINE_MS = 20_000;
 
