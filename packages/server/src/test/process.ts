@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BASE_PATH } from './http.js';
+import { BASE_PATH, call } from './http.js';
 
 /** The built `antpeer-auth` binary (`npm run build` produces it). */
 export const BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
@@ -185,11 +185,7 @@ export async function waitUntilServing<P extends HttpProcess>(serving: P, timeou
   try {
     await waitFor(
       `GET ${serving.origin}/healthz`,
-      async () => {
-        const response = await fetch(`${serving.origin}/healthz`, { signal: AbortSignal.timeout(1000) });
-        await response.arrayBuffer();
-        return response.status === 200 ? true : undefined;
-      },
+      async () => ((await call('GET', `${serving.origin}/healthz`)).status === 200 ? true : undefined),
       { timeoutMs, process: serving },
     );
   } catch (error) {
