@@ -25,12 +25,12 @@ export interface ServerLaunch {
   launchedFrom: string;
 }
 
-/** The newest modification time of the server's sources, to tell a stale dist. */
+/** The newest modification time of the sources the build compiles (not tests, not test/ helpers), to tell a stale dist. */
 function newestSourceMtime(dir: string): number {
   let newest = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSourceMtime(path));
+    if (entry.isDirectory()) newest = entry.name === 'test' ? newest : Math.max(newest, newestSourceMtime(path));
     else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
   }
   return newest;
