@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { assertAllRoutesProtected } from '@antpeer/guard';
 import type { FastifyInstance } from 'fastify';
-import { freePort, login, makeDataDir, startServe, type ServeProcess } from '../../packages/server/src/test/process.js';
+import { login } from '../../packages/server/src/test/http.js';
+import { freePort, makeDataDir, startServe, type ServeProcess } from '../../packages/server/src/test/process.js';
 import { buildPaymentsService } from './app.js';
 
 const CLIENT = { username: 'merchant-app', password: 'correct horse battery staple' };

@@ -4,8 +4,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { systemClock, TokenManager, type Clock } from '../src/index.js';
+import { BASE_PATH } from '../src/test/fake-server.js';
 
-const BASE_PATH = '/bankit-api/antPeer/v1';
 const ROUNDS = 5;
 const CALLS_PER_ROUND = 800;
 const CONCURRENT = 1_000;

@@ -72,7 +72,7 @@ describe('TokenManager against the real AntPeer token service', () => {
     server = await startServer(config, { clock: serverClock, logger: pino({ level: 'silent' }), argon2: CHEAP_ARGON2 });
     await addClientApplication(server.auth, { name: 'test', sourceAddress: 'local', userAgent: 'test' }, CLIENT.username, CLIENT.password);
     const { port } = server.app.server.address() as AddressInfo;
-    baseUrl = `http://127.0.0.1:${port}/bankit-api/antPeer/v1`;
+    baseUrl = `http://127.0.0.1:${port}${config.basePath}`;
   });
 
   afterEach(async () => {

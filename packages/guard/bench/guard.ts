@@ -8,16 +8,15 @@
 //
 // Options: --duration <s> (per round and scenario, default 2), --rounds <n> (default 3),
 // --connections <n> (default 32).
-import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { fork, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
+import { BASE_PATH, login } from '../../server/src/test/http.js';
+import { makeDataDir, startServe, type ServeProcess } from '../../server/src/test/process.js';
 import { antpeerGuard, createVerifier } from '../src/index.js';
 import { AUDIENCE, FakeIssuer } from '../src/test/fake-issuer.js';
 
@@ -48,49 +47,24 @@ export interface BenchContext {
 // SQLite) in front of the unguarded upstream, with a real token from its own token endpoint. Each
 // gateway request verifies the token (cached after the first) and checks its session in the store.
 // ---------------------------------------------------------------------------------------------
-const SERVER_BIN = fileURLToPath(new URL('../../server/dist/cli/main.js', import.meta.url));
-
-async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+const GATEWAY_APP = { username: 'bench-app', password: 'bench password 0123456789' };
 
 export async function gatewayRows(context: BenchContext): Promise<BenchRow[]> {
   const upstream = await startServer('unguarded', context.issuer);
-  const dataDir = mkdtempSync(join(tmpdir(), 'antpeer-bench-gateway-'));
-  const port = await freePort();
-  const gateway = spawn(process.execPath, [SERVER_BIN, 'serve'], {
-    env: {
-      ...process.env,
-      PORT: String(port),
-      ANTPEER_DATA_DIR: dataDir,
-      ANTPEER_UPSTREAM: `${new URL(upstream.url).origin}/bankit-api/antPeer/v1`,
-      ANTPEER_BOOTSTRAP_USERNAME: 'bench-app',
-      ANTPEER_BOOTSTRAP_PASSWORD: 'bench password 0123456789',
-      ANTPEER_LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const data = makeDataDir('antpeer-bench-gateway-');
+  let gateway: ServeProcess | undefined;
   try {
-    const origin = `http://127.0.0.1:${port}`;
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const up = await fetch(`${origin}/healthz`).then((r) => r.ok, () => false);
-      if (up) break;
-      if (Date.now() > deadline || gateway.exitCode !== null) throw new Error('antpeer-auth serve did not start (run `npm run build` first)');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    const login = await fetch(`${origin}/bankit-api/antPeer/v1/auth/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'bench-app', password: 'bench password 0123456789' }),
+    gateway = await startServe({
+      dataDir: data.dir,
+      env: {
+        ANTPEER_UPSTREAM: `${new URL(upstream.url).origin}${BASE_PATH}`,
+        ANTPEER_BOOTSTRAP_USERNAME: GATEWAY_APP.username,
+        ANTPEER_BOOTSTRAP_PASSWORD: GATEWAY_APP.password,
+      },
     });
-    const { access_token: token } = (await login.json()) as { access_token: string };
+    const { access_token: token } = await login(gateway.tokenUrl, GATEWAY_APP.username, GATEWAY_APP.password);
     const direct = await context.load(upstream.url);
-    const throughGateway = await context.load(`${origin}${ROUTE}`, { token: () => token });
+    const throughGateway = await context.load(`${gateway.origin}${ROUTE}`, { token: () => token });
     return [
       { scenario: 'upstream called directly', rate: direct.rate, p99: direct.p99 },
       {
@@ -102,14 +76,14 @@ export async function gatewayRows(context: BenchContext): Promise<BenchRow[]> {
       },
     ];
   } finally {
-    gateway.kill();
+    await gateway?.stop();
     await stopServer(upstream.child);
-    rmSync(dataDir, { recursive: true, force: true });
+    data.cleanup();
   }
 }
 
 const SERVE_FLAG = '--serve';
-const ROUTE = '/bankit-api/antPeer/v1/user/accounts';
+const ROUTE = `${BASE_PATH}/user/accounts`;
 
 /** Child process: one Fastify app, guarded or not, answering like an application endpoint. */
 async function serve(mode: string, issuer: string): Promise<void> {
@@ -176,11 +150,16 @@ function rawVerifyRate(tokens: readonly string[], publicKey: KeyObject, seconds:
   return count / ((performance.now() - start) / 1000);
 }
 
-function argument(name: string, fallback: number): number {
-  const index = process.argv.indexOf(name);
-  const value = index === -1 ? fallback : Number(process.argv[index + 1]);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number`);
-  return value;
+/** `--duration <s>`, `--rounds <n>`, `--connections <n>`: positive numbers. */
+function benchOptions(): { duration: number; rounds: number; connections: number } {
+  const names = { duration: 2, rounds: 3, connections: 32 };
+  const { values } = parseArgs({ options: { duration: { type: 'string' }, rounds: { type: 'string' }, connections: { type: 'string' } } });
+  const read = (name: keyof typeof names) => {
+    const value = Number(values[name] ?? names[name]);
+    if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number`);
+    return value;
+  };
+  return { duration: read('duration'), rounds: read('rounds'), connections: read('connections') };
 }
 
 function printTable(rows: readonly BenchRow[]): void {
@@ -203,9 +182,7 @@ function printTable(rows: readonly BenchRow[]): void {
 }
 
 export async function runGuardBench(): Promise<BenchRow[]> {
-  const duration = argument('--duration', 2);
-  const rounds = argument('--rounds', 3);
-  const connections = argument('--connections', 32);
+  const { duration, rounds, connections } = benchOptions();
   const issuer = await FakeIssuer.start(Date.now);
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   issuer.published = [{ ...publicKey.export({ format: 'jwk' }), kid: 'bench', alg: 'EdDSA', use: 'sig' }];

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { login, makeDataDir, refresh, startServe, type ServeProcess, type TokenResponse } from './test/process.js';
+import { login, refresh, type TokenResponse } from './test/http.js';
+import { makeDataDir, startServe, type ServeProcess } from './test/process.js';
 
 const CLIENT = { username: 'durable-app', password: 'durability test password' };
 const BOOTSTRAP = { ANTPEER_BOOTSTRAP_USERNAME: CLIENT.username, ANTPEER_BOOTSTRAP_PASSWORD: CLIENT.password };

@@ -7,15 +7,11 @@ import {
   BASE_PATH,
   assertTokenResponse,
   login,
-  makeDataDir,
   postToken,
   refresh,
-  runCli,
-  startServe,
-  type ErrorResponse,
-  type ServeProcess,
   type TokenResponse,
-} from './test/process.js';
+} from './test/http.js';
+import { makeDataDir, runCli, startServe, type ServeProcess } from './test/process.js';
 
 const GENERATED = /Its password \(shown once, stored only as a hash\): (\S+)/;
 const CREATED = 'Created the first client application "antpeer-client".';
@@ -197,7 +193,7 @@ describe('antpeer-auth serve with ANTPEER_BOOTSTRAP_USERNAME and ANTPEER_BOOTSTR
     // No antpeer-client was made beside it.
     const other = await postToken(serve.tokenUrl, { username: 'antpeer-client', password: credentials.password });
     assert.equal(other.status, 401);
-    assert.equal((other.body as ErrorResponse).error, 'invalid_grant');
+    assert.equal(other.body.error, 'invalid_grant');
   });
 
   test('SIGINT shuts the server down with exit code 0', async () => {

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { Agent, request as httpRequest } from 'node:http';
 import { describe, test } from 'node:test';
-import { login, makeDataDir, startInstance, type Instance } from './scale-out/fixtures.js';
+import { login } from './test/http.js';
+import { makeDataDir, startServe, type ServeProcess as Instance } from './test/process.js';
 
 const LOOPS = 50;
 /** SIGTERM goes out once the loops have made this many refreshes together (or after LOAD_MS). */
@@ -100,7 +101,7 @@ interface LoopResult {
 async function refreshUntilShutdown(server: Instance): Promise<{ loops: LoopResult[]; slow: Outcome; exit: Awaited<Instance['exited']> }> {
   const sessions: Array<{ refresh_token: string }> = [];
   for (let i = 0; i <= LOOPS; i += LOGIN_BATCH) {
-    const batch = Array.from({ length: Math.min(LOGIN_BATCH, LOOPS + 1 - i) }, (_, j) => login(server, APP.username, APP.password, `198.51.100.${i + j + 1}`));
+    const batch = Array.from({ length: Math.min(LOGIN_BATCH, LOOPS + 1 - i) }, (_, j) => login(server.tokenUrl, APP.username, APP.password, `198.51.100.${i + j + 1}`));
     sessions.push(...(await Promise.all(batch)));
   }
   const tokens = sessions.slice(1).map((session) => session.refresh_token);
@@ -183,9 +184,9 @@ describe('SIGTERM under load', () => {
     const data = makeDataDir();
     let server: Instance | undefined;
     try {
-      server = await startInstance({ ...ENV, ANTPEER_DATA_DIR: data.dir });
+      server = await startServe({ dataDir: data.dir, env: ENV });
       const result = await refreshUntilShutdown(server);
-      await assertNothingLost(result, () => startInstance({ ...ENV, ANTPEER_DATA_DIR: data.dir }));
+      await assertNothingLost(result, () => startServe({ dataDir: data.dir, env: ENV }));
     } finally {
       await server?.stop('SIGKILL');
       data.cleanup();
@@ -196,9 +197,9 @@ describe('SIGTERM under load', () => {
     const data = makeDataDir();
     let server: Instance | undefined;
     try {
-      server = await startInstance({ ...ENV, ANTPEER_DATA_DIR: data.dir }, ['--workers', '2']);
+      server = await startServe({ dataDir: data.dir, env: ENV, args: ['--workers', '2'] });
       const result = await refreshUntilShutdown(server);
-      await assertNothingLost(result, () => startInstance({ ...ENV, ANTPEER_DATA_DIR: data.dir }, ['--workers', '2']));
+      await assertNothingLost(result, () => startServe({ dataDir: data.dir, env: ENV, args: ['--workers', '2'] }));
     } finally {
       await server?.stop('SIGKILL');
       data.cleanup();

@@ -8,6 +8,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+/** The contract's default base path (DESIGN §1), where the fake serves unless told otherwise. */
+export const BASE_PATH = '/bankit-api/antPeer/v1';
+
 /** What to do with one incoming token request instead of (or after) answering it normally. */
 export type Fault =
   | { kind: 'status'; status: number; body?: unknown; headers?: Record<string, string> }
@@ -85,7 +88,7 @@ export class FakeServer {
   static async start(options: FakeServerOptions = {}): Promise<FakeServer> {
     const resolved = {
       now: options.now ?? (() => Date.now()),
-      basePath: options.basePath ?? '/bankit-api/antPeer/v1',
+      basePath: options.basePath ?? BASE_PATH,
       users: options.users ?? { app: 'correct horse battery staple' },
       expiresIn: options.expiresIn ?? 900,
       refreshExpiresIn: options.refreshExpiresIn ?? 1800,

@@ -1,19 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
-import {
-  BASE_PATH,
-  login,
-  makeDataDir,
-  postToken,
-  refresh,
-  runCli,
-  startServe,
-  type CliResult,
-  type ServeProcess,
-} from '../test/process.js';
-
-const GENERATED = /password \(shown once, stored only as a hash\): (\S+)/;
+import { BASE_PATH, login, postToken, refresh } from '../test/http.js';
+import { GENERATED_PASSWORD, makeDataDir, runCli, startServe, type CliResult, type ServeProcess } from '../test/process.js';
 
 interface ListedUser {
   username: string;
@@ -43,7 +32,7 @@ function assertFailed(result: CliResult, message: RegExp): void {
 }
 
 function generatedPassword(result: CliResult): string {
-  const password = GENERATED.exec(result.stdout)?.[1];
+  const password = GENERATED_PASSWORD.exec(result.stdout)?.[1];
   assert.ok(password, `no generated password in: ${result.stdout}`);
   return password;
 }

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { BASE, startHarness, type Harness } from '../test/harness.js';
+import { BASE_PATH } from '../test/http.js';
+import { startHarness, type Harness } from '../test/harness.js';
 
 interface Seen {
   method: string;
@@ -52,7 +53,7 @@ describe('application endpoints without an upstream', () => {
   it('require a token before anything else is said: 401 before 404, for any method', async () => {
     for (const method of METHODS) {
       for (const path of ['/user/addAccount', '/no/such/thing', '/', '/auth', '/auth/tokenx']) {
-        const response = await h.server.app.inject({ method, url: `${BASE}${path}` });
+        const response = await h.server.app.inject({ method, url: `${BASE_PATH}${path}` });
         assert.equal(response.statusCode, 401, `${method} ${path}`);
         assert.equal(response.headers['www-authenticate'], 'Bearer realm="127.0.0.1:0"');
       }
@@ -60,10 +61,10 @@ describe('application endpoints without an upstream', () => {
   });
 
   it('answer a bad token with 401 invalid_token and a malformed header with 400', async () => {
-    const bad = await h.server.app.inject({ method: 'GET', url: `${BASE}/x`, headers: { authorization: 'Bearer abc.def.ghi' } });
+    const bad = await h.server.app.inject({ method: 'GET', url: `${BASE_PATH}/x`, headers: { authorization: 'Bearer abc.def.ghi' } });
     assert.equal(bad.statusCode, 401);
     assert.match(String(bad.headers['www-authenticate']), /error="invalid_token"/);
-    const malformed = await h.server.app.inject({ method: 'GET', url: `${BASE}/x`, headers: { authorization: 'Bearer' } });
+    const malformed = await h.server.app.inject({ method: 'GET', url: `${BASE_PATH}/x`, headers: { authorization: 'Bearer' } });
     assert.equal(malformed.statusCode, 400);
     assert.match(String(malformed.headers['www-authenticate']), /error="invalid_request"/);
   });
@@ -72,14 +73,14 @@ describe('application endpoints without an upstream', () => {
     const login = await h.login();
     const response = await h.server.app.inject({
       method: 'GET',
-      url: `${BASE}/no/such/thing`,
+      url: `${BASE_PATH}/no/such/thing`,
       headers: { authorization: `Bearer ${login.access_token}` },
     });
     assert.equal(response.statusCode, 404);
   });
 
   it('a wrong method on an auth endpoint is a 405 naming the right one', async () => {
-    const response = await h.server.app.inject({ method: 'GET', url: `${BASE}/auth/token` });
+    const response = await h.server.app.inject({ method: 'GET', url: `${BASE_PATH}/auth/token` });
     assert.equal(response.statusCode, 405);
     assert.equal(response.headers.allow, 'POST');
   });
@@ -102,7 +103,7 @@ describe('the gateway to an upstream', () => {
   it('never lets an unauthenticated request reach the upstream', async () => {
     const before = upstream.seen.length;
     for (const method of METHODS) {
-      const response = await h.server.app.inject({ method, url: `${BASE}/user/addAccount`, payload: method === 'GET' || method === 'HEAD' ? undefined : '{"a":1}', headers: { 'content-type': 'application/json', 'x-auth-username': 'admin' } });
+      const response = await h.server.app.inject({ method, url: `${BASE_PATH}/user/addAccount`, payload: method === 'GET' || method === 'HEAD' ? undefined : '{"a":1}', headers: { 'content-type': 'application/json', 'x-auth-username': 'admin' } });
       assert.equal(response.statusCode, 401);
     }
     assert.equal(upstream.seen.length, before);
@@ -113,7 +114,7 @@ describe('the gateway to an upstream', () => {
     const body = JSON.stringify({ accountNumber: '0123456789', bank: '058' });
     const response = await h.server.app.inject({
       method: 'POST',
-      url: `${BASE}/user/addAccount?dryRun=1&x=%20y`,
+      url: `${BASE_PATH}/user/addAccount?dryRun=1&x=%20y`,
       headers: { authorization: `Bearer ${login.access_token}`, 'content-type': 'application/json' },
       payload: body,
     });
@@ -133,7 +134,7 @@ describe('the gateway to an upstream', () => {
     const login = await h.login();
     await h.server.app.inject({
       method: 'GET',
-      url: `${BASE}/user/accounts`,
+      url: `${BASE_PATH}/user/accounts`,
       headers: {
         authorization: `Bearer ${login.access_token}`,
         'x-auth-username': 'admin',
@@ -154,7 +155,7 @@ describe('the gateway to an upstream', () => {
     const big = 'x'.repeat(2 * 1024 * 1024);
     const response = await h.server.app.inject({
       method: 'PUT',
-      url: `${BASE}/files/upload`,
+      url: `${BASE_PATH}/files/upload`,
       headers: { authorization: `Bearer ${login.access_token}`, 'content-type': 'application/octet-stream' },
       payload: big,
     });
@@ -165,7 +166,7 @@ describe('the gateway to an upstream', () => {
   it('stops a revoked session at once, before its access token expires', async () => {
     const login = await h.login();
     const call = () =>
-      h.server.app.inject({ method: 'GET', url: `${BASE}/user/accounts`, headers: { authorization: `Bearer ${login.access_token}` } });
+      h.server.app.inject({ method: 'GET', url: `${BASE_PATH}/user/accounts`, headers: { authorization: `Bearer ${login.access_token}` } });
     assert.equal((await call()).statusCode, 201);
     await h.server.auth.store.sessions.end(login.session_state, 'revoked', h.clock.now());
     const response = await call();
@@ -178,14 +179,14 @@ describe('the gateway to an upstream', () => {
     h.clock.advance(1000);
     await h.server.auth.store.settings.setRealmNotBefore(h.clock.now());
     h.clock.advance(1000);
-    const response = await h.server.app.inject({ method: 'GET', url: `${BASE}/user/accounts`, headers: { authorization: `Bearer ${login.access_token}` } });
+    const response = await h.server.app.inject({ method: 'GET', url: `${BASE_PATH}/user/accounts`, headers: { authorization: `Bearer ${login.access_token}` } });
     assert.equal(response.statusCode, 401);
     await h.server.auth.store.settings.setRealmNotBefore(0);
   });
 
   it('answers 504 with a JSON error when the upstream is too slow, never hanging', async () => {
     const login = await h.login();
-    const response = await h.server.app.inject({ method: 'GET', url: `${BASE}/slow`, headers: { authorization: `Bearer ${login.access_token}` } });
+    const response = await h.server.app.inject({ method: 'GET', url: `${BASE_PATH}/slow`, headers: { authorization: `Bearer ${login.access_token}` } });
     assert.equal(response.statusCode, 504);
     assert.equal(response.json<{ error: string }>().error, 'gateway_timeout');
   });
@@ -198,7 +199,7 @@ describe('the gateway when the upstream is down', () => {
     const h = await startHarness({ ANTPEER_UPSTREAM: upstream.url });
     try {
       const login = await h.login();
-      const response = await h.server.app.inject({ method: 'GET', url: `${BASE}/user/accounts`, headers: { authorization: `Bearer ${login.access_token}` } });
+      const response = await h.server.app.inject({ method: 'GET', url: `${BASE_PATH}/user/accounts`, headers: { authorization: `Bearer ${login.access_token}` } });
       assert.equal(response.statusCode, 502);
       assert.equal(response.json<{ error: string }>().error, 'bad_gateway');
     } finally {
@@ -221,7 +222,7 @@ describe('the gateway to an https upstream', () => {
     const h = await startHarness({ ANTPEER_UPSTREAM: `https://127.0.0.1:${(server.address() as AddressInfo).port}` });
     try {
       const login = await h.login();
-      const response = await h.server.app.inject({ method: 'GET', url: `${BASE}/user/accounts`, headers: { authorization: `Bearer ${login.access_token}` } });
+      const response = await h.server.app.inject({ method: 'GET', url: `${BASE_PATH}/user/accounts`, headers: { authorization: `Bearer ${login.access_token}` } });
       assert.equal(response.statusCode, 502);
       assert.equal(reached, 0, 'no request reached the unverified upstream');
     } finally {

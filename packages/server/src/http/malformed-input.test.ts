@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { BASE, CLIENT, TOKEN_PATH, startHarness, type Harness } from '../test/harness.js';
+import { BASE_PATH } from '../test/http.js';
+import { CLIENT, TOKEN_PATH, startHarness, type Harness } from '../test/harness.js';
 
 interface Case {
   name: string;
@@ -74,7 +75,7 @@ describe('malformed input never produces a 5xx', () => {
     for (const payload of ['', '[]', '{"refresh_token":{"a":1}}', deep(3000)]) {
       const response = await h.server.app.inject({
         method: 'POST',
-        url: `${BASE}/auth/logout`,
+        url: `${BASE_PATH}/auth/logout`,
         headers: { 'content-type': 'application/json' },
         payload,
       });

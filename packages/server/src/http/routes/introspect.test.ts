@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { BASE, CLIENT, startHarness, type Harness } from '../../test/harness.js';
+import { BASE_PATH } from '../../test/http.js';
+import { CLIENT, startHarness, type Harness } from '../../test/harness.js';
 
 describe('POST {base}/auth/introspect (RFC 7662)', () => {
   let h: Harness;
@@ -13,7 +14,7 @@ describe('POST {base}/auth/introspect (RFC 7662)', () => {
   const introspect = (token: string, authorization?: string, hint?: string) =>
     h.server.app.inject({
       method: 'POST',
-      url: `${BASE}/auth/introspect`,
+      url: `${BASE_PATH}/auth/introspect`,
       headers: { 'content-type': 'application/x-www-form-urlencoded', ...(authorization ? { authorization } : {}) },
       payload: new URLSearchParams({ token, ...(hint ? { token_type_hint: hint } : {}) }).toString(),
     });
@@ -83,7 +84,7 @@ describe('POST {base}/auth/introspect (RFC 7662)', () => {
   it('answers 400 invalid_request without a token', async () => {
     const response = await h.server.app.inject({
       method: 'POST',
-      url: `${BASE}/auth/introspect`,
+      url: `${BASE_PATH}/auth/introspect`,
       headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic },
       payload: '',
     });

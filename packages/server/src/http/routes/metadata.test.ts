@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { BASE, startHarness, type Harness } from '../../test/harness.js';
+import { BASE_PATH } from '../../test/http.js';
+import { startHarness, type Harness } from '../../test/harness.js';
 
 describe('RFC 8414 metadata', () => {
   let h: Harness;
@@ -9,7 +10,7 @@ describe('RFC 8414 metadata', () => {
   });
   after(() => h.close());
 
-  const paths = [`/.well-known/oauth-authorization-server${BASE}`, `${BASE}/.well-known/oauth-authorization-server`];
+  const paths = [`/.well-known/oauth-authorization-server${BASE_PATH}`, `${BASE_PATH}/.well-known/oauth-authorization-server`];
 
   it('is served at the RFC 8414 §3.1 path and under the base, and names every endpoint', async () => {
     for (const url of paths) {

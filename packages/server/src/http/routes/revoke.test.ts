@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { BASE, startHarness, type Harness } from '../../test/harness.js';
+import { BASE_PATH } from '../../test/http.js';
+import { startHarness, type Harness } from '../../test/harness.js';
 
 describe('POST {base}/auth/revoke (RFC 7009)', () => {
   let h: Harness;
@@ -12,7 +13,7 @@ describe('POST {base}/auth/revoke (RFC 7009)', () => {
   const revoke = (body: Record<string, string>, form = true) =>
     h.server.app.inject({
       method: 'POST',
-      url: `${BASE}/auth/revoke`,
+      url: `${BASE_PATH}/auth/revoke`,
       headers: { 'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json' },
       payload: form ? new URLSearchParams(body).toString() : JSON.stringify(body),
     });

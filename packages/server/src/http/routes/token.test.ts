@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { disableUser } from '../../test/admin.js';
-import { BASE, CLIENT, TOKEN_PATH, startHarness, type Harness, type TokenBody } from '../../test/harness.js';
-import { assertTokenResponse } from '../../test/process.js';
+import { BASE_PATH, assertTokenResponse } from '../../test/http.js';
+import { CLIENT, TOKEN_PATH, startHarness, type Harness, type TokenBody } from '../../test/harness.js';
 
 function assertNoStore(response: { headers: Record<string, unknown> }): void {
   assert.equal(response.headers['cache-control'], 'no-store');
@@ -48,7 +48,7 @@ describe('POST {base}/auth/token: the contract', () => {
 
   it('issues an RFC 9068 access token that verifies against the published JWKS', async () => {
     const body = await h.login();
-    const certs = await h.server.app.inject({ method: 'GET', url: `${BASE}/auth/certs` });
+    const certs = await h.server.app.inject({ method: 'GET', url: `${BASE_PATH}/auth/certs` });
     assert.equal(certs.statusCode, 200);
     const header = decodeProtectedHeader(body.access_token);
     assert.equal(header.typ, 'at+jwt');
@@ -231,7 +231,7 @@ describe('POST {base}/auth/token: every row of the error table', () => {
     const body = await h.login();
     const logout = await h.server.app.inject({
       method: 'POST',
-      url: `${BASE}/auth/logout`,
+      url: `${BASE_PATH}/auth/logout`,
       headers: { 'content-type': 'application/json' },
       payload: JSON.stringify({ refresh_token: body.refresh_token }),
     });

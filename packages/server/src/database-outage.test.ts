@@ -1,28 +1,22 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { PostgresStore } from '../store/postgres/postgres-store.js';
-import { isPostgresUnavailableError } from '../store/postgres/unavailable.js';
+import { PostgresStore } from './store/postgres/postgres-store.js';
+import { isPostgresUnavailableError } from './store/postgres/unavailable.js';
+import { call, login, refresh, type Answer } from './test/http.js';
 import {
   ISSUER,
+  OWNER,
   SKIP_WITHOUT_DATABASE,
   TEST_DATABASE_URL,
-  call,
   dropSchema,
-  login,
   newSecret,
-  refresh,
   sql,
   startDatabaseProxy,
-  startInstance,
   uniqueSchema,
-  waitFor,
-  type Answer,
   type DatabaseProxy,
-  type Instance,
-} from './fixtures.js';
-
-const OWNER = { username: 'merchant-app', password: 'merchant password 1' };
+} from './test/postgres.js';
+import { startServe, waitFor, type ServeProcess } from './test/process.js';
 
 describe('isPostgresUnavailableError', () => {
   const withCode = (code: string, message = 'x') => Object.assign(new Error(message), { code });
@@ -144,18 +138,20 @@ describe('PostgresStore when the database goes away', { skip: SKIP_WITHOUT_DATAB
 describe('a server whose database goes away and comes back', { skip: SKIP_WITHOUT_DATABASE, concurrency: 1 }, () => {
   const schema = uniqueSchema();
   let proxy: DatabaseProxy;
-  let server: Instance;
+  let server: ServeProcess;
 
   before(async () => {
     proxy = await startDatabaseProxy();
-    server = await startInstance({
-      DATABASE_URL: proxy.url,
-      ANTPEER_DATABASE_SCHEMA: schema,
-      ANTPEER_SECRET: newSecret(),
-      ANTPEER_ISSUER: ISSUER,
-      ANTPEER_BOOTSTRAP_USERNAME: OWNER.username,
-      ANTPEER_BOOTSTRAP_PASSWORD: OWNER.password,
-      ANTPEER_SOURCE_FAILURE_LIMIT: '100000',
+    server = await startServe({
+      env: {
+        DATABASE_URL: proxy.url,
+        ANTPEER_DATABASE_SCHEMA: schema,
+        ANTPEER_SECRET: newSecret(),
+        ANTPEER_ISSUER: ISSUER,
+        ANTPEER_BOOTSTRAP_USERNAME: OWNER.username,
+        ANTPEER_BOOTSTRAP_PASSWORD: OWNER.password,
+        ANTPEER_SOURCE_FAILURE_LIMIT: '100000',
+      },
     });
   });
 
@@ -168,19 +164,19 @@ describe('a server whose database goes away and comes back', { skip: SKIP_WITHOU
   function assertUnavailable(answer: Answer): void {
     assert.equal(answer.status, 503, JSON.stringify(answer.body));
     assert.equal(answer.body.error, 'temporarily_unavailable');
-    assert.ok(Number(answer.headers['retry-after']) >= 1, 'Retry-After says when to come back');
+    assert.ok(Number(answer.headers.get('retry-after')) >= 1, 'Retry-After says when to come back');
   }
 
   for (const mode of ['reset', 'refuse'] as const) {
     test(`while the database is cut (${mode}) requests get 503 + Retry-After and /readyz says unavailable; refreshing clients lose nothing`, async () => {
       // Clients refreshing in a loop all along, retrying the same token on a 503 as the client library does.
-      const sessions = await Promise.all(Array.from({ length: 6 }, () => login(server, OWNER.username, OWNER.password)));
+      const sessions = await Promise.all(Array.from({ length: 6 }, () => login(server.tokenUrl, OWNER.username, OWNER.password)));
       const statuses = new Map<number, number>();
       let running = true;
       const clients = sessions.map(async (session) => {
         let token = session.refresh_token;
         while (running) {
-          const answer = await refresh(server, token);
+          const answer = await refresh(server.tokenUrl, token);
           statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
           if (answer.status === 200) token = String(answer.body.refresh_token);
           else if (answer.status === 503) assertUnavailable(answer);
@@ -211,7 +207,7 @@ describe('a server whose database goes away and comes back', { skip: SKIP_WITHOU
       const finalTokens = await Promise.all(clients);
 
       assert.deepEqual([...statuses.keys()].sort(), [200, 503], `only successes and 503s: ${JSON.stringify([...statuses])}`);
-      for (const token of finalTokens) assert.equal((await refresh(server, token)).status, 200, 'every session is alive');
+      for (const token of finalTokens) assert.equal((await refresh(server.tokenUrl, token)).status, 200, 'every session is alive');
       const ended = await sql<{ n: string }>(`SELECT COUNT(*) AS n FROM "${schema}".sessions WHERE ended_at IS NOT NULL`);
       assert.equal(ended[0]?.n, '0', 'no session was revoked');
       assert.equal(server.child.exitCode, null, 'the server never crashed');

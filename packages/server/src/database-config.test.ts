@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ConfigError, loadConfig } from '../config.js';
-import { parseWorkers } from '../cli/serve.js';
+import { ConfigError, loadConfig } from './config.js';
 
 const URL = 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -45,13 +44,5 @@ describe('scale-out configuration', () => {
     assert.equal(config.migrateOnStart, false);
     assert.equal(config.maintenance.purgeIntervalMs, 0 * 1000);
     assert.equal(config.maintenance.auditRetentionMs, 0 * 86_400_000);
-  });
-
-  test('--workers takes a count; 0 and auto mean one per core; anything else is refused', () => {
-    assert.equal(parseWorkers('3'), 3);
-    assert.ok(parseWorkers('0') >= 1);
-    assert.equal(parseWorkers('auto'), parseWorkers('0'));
-    assert.throws(() => parseWorkers('two'), /--workers/);
-    assert.throws(() => parseWorkers('-1'), /--workers/);
   });
 });

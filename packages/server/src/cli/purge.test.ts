@@ -6,17 +6,8 @@ import { SQLITE_FILENAME } from '../store/open.js';
 import type { Store } from '../store/port.js';
 import { PostgresStore } from '../store/postgres/postgres-store.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
-import {
-  SKIP_WITHOUT_DATABASE,
-  TEST_DATABASE_URL,
-  dropSchema,
-  makeDataDir,
-  newSecret,
-  runAntpeer,
-  startInstance,
-  uniqueSchema,
-  waitFor,
-} from './fixtures.js';
+import { SKIP_WITHOUT_DATABASE, TEST_DATABASE_URL, dropSchema, newSecret, uniqueSchema } from '../test/postgres.js';
+import { makeDataDir, runCli, startServe, waitFor } from '../test/process.js';
 
 const DAY = 86_400_000;
 
@@ -77,11 +68,11 @@ describe('purging expired rows and old audit events', { concurrency: 2 }, () => 
       await store.migrate();
       const seeded = await seed(store);
       const env = { DATABASE_URL: TEST_DATABASE_URL as string, ANTPEER_DATABASE_SCHEMA: schema, ANTPEER_SECRET: newSecret() };
-      const result = await runAntpeer(['purge', '--batch', '1'], env);
+      const result = await runCli(['purge', '--batch', '1'], { env });
       assert.equal(result.code, 0, result.stderr);
       assert.match(result.stdout, /purged 2 expired .* and 1 audit event\(s\) \(postgres\)/);
       await assertPurged(store, seeded);
-      const again = await runAntpeer(['purge'], env);
+      const again = await runCli(['purge'], { env });
       assert.match(again.stdout, /purged 0 .* and 0 audit/);
     } finally {
       await store.close();
@@ -95,10 +86,10 @@ describe('purging expired rows and old audit events', { concurrency: 2 }, () => 
       const store = new SqliteStore({ filename: join(data.dir, SQLITE_FILENAME) });
       await store.migrate();
       const seeded = await seed(store);
-      const kept = await runAntpeer(['purge'], { ANTPEER_DATA_DIR: data.dir, ANTPEER_AUDIT_RETENTION: '0' });
+      const kept = await runCli(['purge'], { dataDir: data.dir, env: { ANTPEER_AUDIT_RETENTION: '0' } });
       assert.equal(kept.code, 0, kept.stderr);
       assert.equal((await store.audit.list({ type: 'test', limit: 10 })).length, 2);
-      const result = await runAntpeer(['purge'], { ANTPEER_DATA_DIR: data.dir, ANTPEER_AUDIT_RETENTION: '30' });
+      const result = await runCli(['purge'], { dataDir: data.dir, env: { ANTPEER_AUDIT_RETENTION: '30' } });
       assert.equal(result.code, 0, result.stderr);
       await assertPurged(store, seeded);
       await store.close();
@@ -110,18 +101,18 @@ describe('purging expired rows and old audit events', { concurrency: 2 }, () => 
   test('a running server purges in the background every ANTPEER_PURGE_INTERVAL seconds', { skip: SKIP_WITHOUT_DATABASE }, async () => {
     const schema = uniqueSchema();
     const store = new PostgresStore({ connectionString: TEST_DATABASE_URL as string, schema, poolSize: 2 });
-    const server = await startInstance({
-      DATABASE_URL: TEST_DATABASE_URL as string,
-      ANTPEER_DATABASE_SCHEMA: schema,
-      ANTPEER_SECRET: newSecret(),
-      ANTPEER_PURGE_INTERVAL: '1',
+    const server = await startServe({
+      env: {
+        DATABASE_URL: TEST_DATABASE_URL as string,
+        ANTPEER_DATABASE_SCHEMA: schema,
+        ANTPEER_SECRET: newSecret(),
+        ANTPEER_PURGE_INTERVAL: '1',
+      },
     });
     try {
       const seeded = await seed(store);
-      const done = async () =>
-        (await store.sessions.get(seeded.expiredSession)) === null &&
-        (await store.audit.list({ type: 'test', limit: 10 })).length === 1;
-      await waitFor('the background purge', async () => ((await done()) ? true : undefined), 10_000);
+      await waitFor('the background purge', async () => ((await store.audit.list({ type: 'test', limit: 10 })).length === 1 ? true : undefined), { timeoutMs: 10_000 });
+      await waitFor('the expired session to go', async () => ((await store.sessions.get(seeded.expiredSession)) === null ? true : undefined));
       await assertPurged(store, seeded);
     } finally {
       await server.stop('SIGKILL');
