@@ -90,7 +90,9 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
       jwksMaxAge: 30,
       // The not-before policy is checked against the store on every request instead.
       notBeforePolicy: false,
-      clockTolerance: 0,
+      // One second: a token issued right after a not-before policy carries the policy's whole
+      // second as its `iat`, up to a second ahead of the clock (see sessions/not-before.ts).
+      clockTolerance: 1,
       clock: () => clock.now(),
     }),
   };

@@ -92,7 +92,7 @@ describe('PostgresStore when the database goes away', { skip: SKIP_WITHOUT_DATAB
       await store.migrate();
       await store.users.create({ id: 'u1', username: 'u1', passwordHash: 'h', createdAt: 1 });
       await store.sessions.create(
-        { id: 's1', userId: 'u1', createdAt: 1, idleExpiresAt: 10_000, maxExpiresAt: 20_000, source: { address: '', userAgent: '' } },
+        { id: 's1', userId: 'u1', createdAt: 1, tokenIssuedAt: 1, idleExpiresAt: 10_000, maxExpiresAt: 20_000, source: { address: '', userAgent: '' } },
         10,
       );
       // Hold the session row so the rotation waits inside its transaction, then kill its backend.

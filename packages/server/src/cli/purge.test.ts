@@ -27,6 +27,7 @@ async function seed(store: Store): Promise<Seeded> {
         id: randomUUID(),
         userId: user.id,
         createdAt: at,
+        tokenIssuedAt: at,
         idleExpiresAt: at + idle,
         maxExpiresAt: at + 10 * idle,
         source: { address: '192.0.2.9', userAgent: 'purge.test' },

@@ -36,10 +36,8 @@ function checkAccountEnabled(user: User): void {
 export async function passwordGrant(deps: PasswordGrantDeps, request: PasswordGrantRequest): Promise<TokenGrant> {
   const user = await authenticate(deps, request);
   checkAccountEnabled(user);
-  const [{ session, refreshToken }, realmNotBefore] = await Promise.all([
-    startSession({ ...deps, policy: deps.config.sessions }, user, request.source),
-    deps.store.settings.getRealmNotBefore(),
-  ]);
+  const realmNotBefore = await deps.store.settings.getRealmNotBefore();
+  const { session, refreshToken } = await startSession({ ...deps, policy: deps.config.sessions }, user, request.source, realmNotBefore);
   await deps.store.audit.record({
     at: session.createdAt,
     type: 'login_succeeded',

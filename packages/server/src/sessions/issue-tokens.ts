@@ -38,7 +38,9 @@ export async function issueTokens(
 ): Promise<TokenGrant> {
   const { user, session } = grant;
   const now = deps.clock.now();
-  const issuedAt = Math.floor(now / 1000);
+  const policy = Math.max(grant.realmNotBefore, user.notBefore);
+  // Never before the policy (a whole second, possibly just ahead of now): see `issueTime`.
+  const issuedAt = Math.max(Math.floor(now / 1000), Math.ceil(policy / 1000));
   const maxRemaining = Math.max(0, Math.floor((session.maxExpiresAt - now) / 1000));
   const expiresIn = Math.min(Math.floor(deps.config.accessTokenTtlMs / 1000), maxRemaining);
   const accessToken = await signAccessToken(deps.keys, {
@@ -56,6 +58,6 @@ export async function issueTokens(
     refreshExpiresIn: Math.max(0, Math.floor((grant.refreshExpiresAt - now) / 1000)),
     refreshToken: grant.refreshToken,
     sessionId: session.id,
-    notBeforePolicy: Math.ceil(Math.max(grant.realmNotBefore, user.notBefore) / 1000),
+    notBeforePolicy: Math.ceil(policy / 1000),
   };
 }

@@ -12,6 +12,14 @@ export function policyTime(now: number): number {
   return Math.ceil(now / 1000) * 1000;
 }
 
+/**
+ * When a token issued at `now` counts as issued: never before a policy already set, so that a
+ * token issued after the policy was pushed, but within the second it rounds up to, is not refused.
+ */
+export function issueTime(now: number, ...policiesMs: number[]): number {
+  return Math.max(now, ...policiesMs);
+}
+
 /** Whether something issued at `issuedAtMs` is older than the policies in force (ms; 0 = none). */
 export function isBeforePolicy(issuedAtMs: number, ...policiesMs: number[]): boolean {
   return issuedAtMs < Math.max(0, ...policiesMs);

@@ -1,4 +1,5 @@
 import type { SessionChange, SessionContext, Source } from '../store/port.js';
+import { issueTime } from './not-before.js';
 
 /** The rules of DESIGN §2 that a rotation applies; durations in milliseconds. */
 export interface RotationPolicy {
@@ -83,7 +84,7 @@ export function decideRotation(
     const idleExpiresAt = Math.min(now + policy.idleMs, session.maxExpiresAt);
     const patch = {
       generation: session.generation + 1,
-      tokenIssuedAt: now,
+      tokenIssuedAt: issueTime(now, realmNotBefore, user.notBefore),
       previousIssuedAt: session.tokenIssuedAt,
       idleExpiresAt,
       lastRefreshAt: now,
@@ -94,7 +95,7 @@ export function decideRotation(
       grant: {
         context: { ...context, session: { ...session, ...patch } },
         generation: patch.generation,
-        tokenIssuedAt: now,
+        tokenIssuedAt: patch.tokenIssuedAt,
         tokenExpiresAt: idleExpiresAt,
       },
       change: { sessionId: session.id, expectedGeneration: session.generation, patch },

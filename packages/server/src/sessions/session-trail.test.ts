@@ -82,6 +82,26 @@ describe('same-second revocation', () => {
       await h.close();
     }
   });
+
+  it('tokens issued after the policy, within the second it rounds up to, are accepted everywhere', async () => {
+    const h = await startHarness();
+    try {
+      const start = Math.ceil(h.clock.now() / SECOND) * SECOND;
+      h.clock.advance(start - h.clock.now() + 300);
+      await pushNotBefore(h.server.auth, TEST_ACTOR);
+      h.clock.advance(100);
+      const login = await h.login();
+      const basic = `Basic ${Buffer.from(`${CLIENT.username}:${CLIENT.password}`).toString('base64')}`;
+      const introspection = await post(h, '/auth/introspect', { token: login.access_token }, { authorization: basic });
+      assert.equal(introspection.json<{ active: boolean }>().active, true);
+      const gateway = await h.server.app.inject({ method: 'GET', url: `${BASE}/payments`, headers: { authorization: `Bearer ${login.access_token}` } });
+      assert.notEqual(gateway.statusCode, 401);
+      const refreshed = await h.refresh(login.refresh_token);
+      assert.equal(refreshed.statusCode, 200, refreshed.body);
+    } finally {
+      await h.close();
+    }
+  });
 });
 
 describe('introspection across client applications (RFC 7662 §4)', () => {

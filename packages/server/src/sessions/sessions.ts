@@ -5,6 +5,7 @@ import { InvalidGrantError, SessionLimitError } from '../errors.js';
 import { randomId } from '../random.js';
 import type { Session, SessionContext, Source, Store, User } from '../store/port.js';
 import type { RefreshTokens } from '../tokens/refresh-token.js';
+import { issueTime } from './not-before.js';
 
 /**
  * Starts a session for an authenticated user; returns it with its first refresh token.
@@ -15,6 +16,7 @@ export async function startSession(
   deps: { store: Pick<Store, 'sessions' | 'audit'>; clock: Clock; refreshTokens: RefreshTokens; policy: SessionPolicy },
   user: User,
   source: Source,
+  realmNotBefore: number,
 ): Promise<{ session: Session; refreshToken: string }> {
   const now = deps.clock.now();
   const maxExpiresAt = now + deps.policy.maxMs;
@@ -25,6 +27,7 @@ export async function startSession(
       createdAt: now,
       idleExpiresAt: Math.min(now + deps.policy.idleMs, maxExpiresAt),
       maxExpiresAt,
+      tokenIssuedAt: issueTime(now, realmNotBefore, user.notBefore),
       source,
     },
     deps.policy.maxActivePerUser,

@@ -69,7 +69,7 @@ export interface Session {
   rotatedBy: Source | null;
 }
 
-export type NewSession = Pick<Session, 'id' | 'userId' | 'createdAt' | 'idleExpiresAt' | 'maxExpiresAt'> & {
+export type NewSession = Pick<Session, 'id' | 'userId' | 'createdAt' | 'idleExpiresAt' | 'maxExpiresAt' | 'tokenIssuedAt'> & {
   source: Source;
 };
 

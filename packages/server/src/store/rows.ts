@@ -168,6 +168,7 @@ export function newSessionRecord(session: {
   createdAt: number;
   idleExpiresAt: number;
   maxExpiresAt: number;
+  tokenIssuedAt: number;
   source: { address: string; userAgent: string };
 }): Session {
   return {
@@ -182,7 +183,7 @@ export function newSessionRecord(session: {
     sourceAddress: session.source.address,
     userAgent: session.source.userAgent,
     generation: 0,
-    tokenIssuedAt: session.createdAt,
+    tokenIssuedAt: session.tokenIssuedAt,
     previousIssuedAt: null,
     rotatedBy: null,
   };

@@ -32,7 +32,7 @@ async function dropSchema(schema: string): Promise<void> {
 }
 
 function newSession(userId: string, at = T0): NewSession {
-  return { id: randomUUID(), userId, createdAt: at, idleExpiresAt: at + IDLE, maxExpiresAt: at + 36_000_000, source };
+  return { id: randomUUID(), userId, createdAt: at, tokenIssuedAt: at, idleExpiresAt: at + IDLE, maxExpiresAt: at + 36_000_000, source };
 }
 
 async function seedSession(store: Store): Promise<Session> {

@@ -18,7 +18,7 @@ export class PostgresSessionStore implements SessionStore {
       const inserted = await client.query(
         `INSERT INTO ${s}.sessions (id, user_id, created_at, idle_expires_at, max_expires_at, last_refresh_at,
            source_address, user_agent, generation, token_issued_at)
-         SELECT $1, $2, $3, $4, $5, $3, $6, $7, 0, $3
+         SELECT $1, $2, $3, $4, $5, $3, $6, $7, 0, $9
           WHERE (SELECT COUNT(*) FROM ${s}.sessions
                   WHERE user_id = $2 AND ended_at IS NULL AND idle_expires_at > $3 AND max_expires_at > $3) < $8`,
         [
@@ -30,6 +30,7 @@ export class PostgresSessionStore implements SessionStore {
           session.source.address,
           session.source.userAgent,
           maxActive,
+          session.tokenIssuedAt,
         ],
       );
       return inserted.rowCount === 1 ? newSessionRecord(session) : null;

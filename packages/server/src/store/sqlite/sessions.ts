@@ -26,7 +26,7 @@ export class SqliteSessionStore implements SessionStore {
       .sql(
         `INSERT INTO sessions (id, user_id, created_at, idle_expires_at, max_expires_at, last_refresh_at,
            source_address, user_agent, generation, token_issued_at)
-         SELECT @id, @userId, @now, @idleExpiresAt, @maxExpiresAt, @now, @address, @userAgent, 0, @now
+         SELECT @id, @userId, @now, @idleExpiresAt, @maxExpiresAt, @now, @address, @userAgent, 0, @tokenIssuedAt
           WHERE (SELECT COUNT(*) FROM sessions
                   WHERE user_id = @userId AND ended_at IS NULL AND idle_expires_at > @now AND max_expires_at > @now) < @maxActive`,
       )
@@ -36,6 +36,7 @@ export class SqliteSessionStore implements SessionStore {
         now: session.createdAt,
         idleExpiresAt: session.idleExpiresAt,
         maxExpiresAt: session.maxExpiresAt,
+        tokenIssuedAt: session.tokenIssuedAt,
         address: session.source.address,
         userAgent: session.source.userAgent,
         maxActive,

@@ -31,7 +31,7 @@ function newFilename(): string {
 async function seedSession(store: Store, at = T0): Promise<Session> {
   const user = await store.users.create({ id: randomUUID(), username: `app-${randomUUID()}`, passwordHash: 'h', createdAt: at });
   const session = await store.sessions.create(
-    { id: randomUUID(), userId: user.id, createdAt: at, idleExpiresAt: at + IDLE, maxExpiresAt: at + 36_000_000, source },
+    { id: randomUUID(), userId: user.id, createdAt: at, tokenIssuedAt: at, idleExpiresAt: at + IDLE, maxExpiresAt: at + 36_000_000, source },
     10,
   );
   assert.ok(session);

@@ -84,6 +84,7 @@ export function useStore(open: OpenStore): StoreFixture {
           id: randomUUID(),
           userId: user.id,
           createdAt: at,
+          tokenIssuedAt: at,
           idleExpiresAt: at + (options.idleMs ?? IDLE),
           maxExpiresAt: at + (options.maxMs ?? MAX),
           source: options.source ?? ORIGIN,

@@ -17,6 +17,7 @@ export function describeSessionStore(open: OpenStore): void {
         id: randomUUID(),
         userId: user.id,
         createdAt: at,
+        tokenIssuedAt: at,
         idleExpiresAt: at + (options.idleMs ?? IDLE),
         maxExpiresAt: at + (options.maxMs ?? MAX),
         source: ORIGIN,
