@@ -125,7 +125,8 @@ function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
     if (key.startsWith('ANTPEER_') || ['DATABASE_URL', 'PORT', 'HOST', 'NODE_OPTIONS'].includes(key)) continue;
     env[key] = value;
   }
-  return { ...env, ...extra };
+  // Several servers run side by side: metrics on an ephemeral port each.
+  return { ...env, ANTPEER_METRICS_PORT: '0', ...extra };
 }
 
 function startChild(name: string, args: string[], env: Record<string, string> = {}, options: { stdin?: boolean } = {}): Child {
