@@ -14,11 +14,15 @@ export interface Arrival {
   aborted: boolean;
 }
 
-/** What the upstream does with a request: answer (after a delay), hold it until released, or drop the connection. */
+/**
+ * What the upstream does with a request: answer (after a delay), hold it until released, drop the
+ * connection, or answer at once and then drip one byte of body every 200 ms for 20 s.
+ */
 export type UpstreamBehaviour =
   | { status: number; body?: string; headers?: Record<string, string | string[]>; delayMs?: number }
   | 'hold'
-  | 'reset';
+  | 'reset'
+  | 'drip';
 
 export interface RecordingUpstream {
   /** `http://127.0.0.1:<port>` */
@@ -68,6 +72,17 @@ export async function startRecordingUpstream(behave: (arrival: Arrival) => Upstr
       }
       if (behaviour === 'reset') {
         request.socket.destroy();
+        return;
+      }
+      if (behaviour === 'drip') {
+        response.writeHead(200, { 'content-type': 'text/plain' });
+        let drops = 0;
+        const timer = setInterval(() => {
+          drops += 1;
+          if (drops >= 100) response.end();
+          else response.write('.');
+        }, 200);
+        response.once('close', () => clearInterval(timer));
         return;
       }
       const answer = () => {
