@@ -8,7 +8,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { BASE, startHarness, type Harness } from '../test/harness.js';
 import { openSocket, readUntilClosed, sendRaw, wire } from '../test/raw-http.js';
-import { startRecordingUpstream, type RecordingUpstream } from '../test/recording-upstream.js';
+import { startRecordingUpstream, type RecordingUpstream, type UpstreamBehaviour } from '../test/recording-upstream.js';
 
 /** Polls `check` every 10 ms for at most 5 s. */
 async function until(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
@@ -27,9 +27,12 @@ describe('the gateway’s queue in front of the upstream', () => {
   const open: Socket[] = [];
 
   before(async () => {
-    upstream = await startRecordingUpstream((arrival) =>
-      arrival.url.startsWith('/hold') ? 'hold' : arrival.url.startsWith('/big') ? { status: 200, body: 'x'.repeat(5000), headers: arrival.url === '/big' ? { 'content-length': '5000' } : {} } : { status: 200 },
-    );
+    upstream = await startRecordingUpstream((arrival): UpstreamBehaviour => {
+      if (arrival.url.startsWith('/hold')) return 'hold';
+      if (arrival.url === '/big') return { status: 200, body: 'x'.repeat(5000), headers: { 'content-length': '5000' } };
+      if (arrival.url === '/big-chunked') return { status: 200, body: 'x'.repeat(5000) };
+      return { status: 200 };
+    });
     h = await startHarness(
       {
         ANTPEER_UPSTREAM: upstream.url,
