@@ -5,7 +5,7 @@ import { InvalidRequestError } from '../errors.js';
 import type { Metrics } from '../http/metrics.js';
 import { checkIdentityInStore } from '../sessions/verify-access-token.js';
 import type { GatewayIdentity } from './forwarded-headers.js';
-import { createUpstreamProxy, type UpstreamProxy } from './proxy.js';
+import type { UpstreamProxy } from './proxy.js';
 import { applicationTarget } from './request-target.js';
 
 export { IDENTITY_HEADERS } from './forwarded-headers.js';
@@ -62,15 +62,16 @@ export function createApplicationAuthenticator(auth: AuthService): ApplicationAu
  * Every path under the base that is not an auth endpoint is an application endpoint: it requires
  * a valid access token before anything else is said about it (401 before 400 or 404, any method).
  * With an upstream, an authenticated request whose path means one thing everywhere is proxied
- * there under the upstream's path prefix (see {@link createUpstreamProxy}); without one, it is a
- * 404.
+ * there under the upstream's path prefix (see `createUpstreamProxy`); without one, it is a 404.
  */
 export async function registerGateway(app: FastifyInstance, auth: AuthService, metrics: Metrics): Promise<void> {
   const { config } = auth;
   const upstream = config.upstream === null ? null : new URL(config.upstream);
   // The upstream's own path prefix: every target is built under it.
   const upstreamPrefix = upstream?.pathname.replace(/\/$/, '') ?? '';
-  const proxy: UpstreamProxy | null = upstream === null ? null : createUpstreamProxy(upstream, config, metrics);
+  // Loaded only with an upstream: without one, the proxy (and undici) stay out of memory.
+  const proxy: UpstreamProxy | null =
+    upstream === null ? null : (await import('./proxy.js')).createUpstreamProxy(upstream, config, metrics);
   if (proxy !== null) app.addHook('onClose', () => proxy.close());
   const authenticateRequest = createApplicationAuthenticator(auth);
 
