@@ -8,8 +8,6 @@ import type { GatewayIdentity } from './forwarded-headers.js';
 import type { UpstreamProxy } from './proxy.js';
 import { applicationTarget } from './request-target.js';
 
-export { IDENTITY_HEADERS } from './forwarded-headers.js';
-
 /** The auth endpoints and the methods they answer; any other method on them is a 405, not a 401. */
 const AUTH_ENDPOINTS: Record<string, string> = {
   '/auth/token': 'POST',
