@@ -232,6 +232,12 @@ describe('framing tricks (request smuggling) are refused before the upstream', (
     });
   }
 
+  it('an expectation other than 100-continue: 417 in the OAuth shape, nothing forwarded', async () => {
+    const { response, arrivals } = await send(get(`${BASE}/x`, [bearer(), 'Expect: 200-ok']));
+    assertOAuthError(response, 417, 'invalid_request');
+    assert.deepEqual(arrivals, []);
+  });
+
   it('headers larger than the parser allows: 431 in the OAuth shape, nothing forwarded', async () => {
     const { response, arrivals } = await send(get(`${BASE}/x`, [bearer(), `X-Big: ${'y'.repeat(20_000)}`]));
     assertOAuthError(response, 431, 'invalid_request');

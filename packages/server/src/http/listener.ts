@@ -128,6 +128,11 @@ export function createListener(handler: (request: IncomingMessage, response: Ser
   server.timeout = limits.idleTimeoutMs;
   server.maxConnections = limits.maxConnections;
   server.on('drop', () => onRefused('max_connections'));
+  // Node's own 417 has no body; ours has the shape of every other error.
+  server.on('checkExpectation', (_request: IncomingMessage, response: ServerResponse) => {
+    const body = JSON.stringify({ error: 'invalid_request', error_description: 'Only the expectation 100-continue is supported' });
+    response.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', connection: 'close' }).end(body);
+  });
   capConnectionsPerAddress(server, limits.maxConnectionsPerAddress, options.isTrustedProxy, onRefused);
   trackRequests(server);
   return server;
