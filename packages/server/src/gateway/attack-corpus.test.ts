@@ -232,6 +232,18 @@ describe('framing tricks (request smuggling) are refused before the upstream', (
     });
   }
 
+  it('HTTP/1.1 without a Host: 400 in the OAuth shape, nothing forwarded', async () => {
+    const { response, arrivals } = await send(wire(`GET ${BASE}/x HTTP/1.1`, [bearer(), 'Connection: close']));
+    assertOAuthError(response, 400, 'invalid_request');
+    assert.deepEqual(arrivals, []);
+  });
+
+  it('two Host headers: 400 in the OAuth shape, nothing forwarded', async () => {
+    const { response, arrivals } = await send(wire(`GET ${BASE}/x HTTP/1.1`, ['Host: a', 'Host: b', bearer(), 'Connection: close']));
+    assertOAuthError(response, 400, 'invalid_request');
+    assert.deepEqual(arrivals, []);
+  });
+
   it('an expectation other than 100-continue: 417 in the OAuth shape, nothing forwarded', async () => {
     const { response, arrivals } = await send(get(`${BASE}/x`, [bearer(), 'Expect: 200-ok']));
     assertOAuthError(response, 417, 'invalid_request');

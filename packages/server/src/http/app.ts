@@ -8,7 +8,7 @@ import { createApplicationAuthenticator, registerGateway } from '../gateway/gate
 import { isRefusedTarget, toOriginForm } from '../gateway/request-target.js';
 import { registerBodyParsers } from './body.js';
 import { createClientErrorHandler, createErrorHandler, type UnavailabilityTest } from './errors.js';
-import { closeUnfinishedConnections, createListener, trustedProxyTest } from './listener.js';
+import { closeUnfinishedConnections, createListener, hostHeaderProblem, trustedProxyTest } from './listener.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { registerCertsRoute } from './routes/certs.js';
 import { registerHealthRoutes } from './routes/health.js';
@@ -91,6 +91,11 @@ export async function buildApp(auth: AuthService, options: AppOptions = {}): Pro
     if (closing) {
       reply.header('connection', 'close');
       throw new TemporarilyUnavailableError();
+    }
+    const hostProblem = hostHeaderProblem(request.raw);
+    if (hostProblem !== null) {
+      reply.header('connection', 'close');
+      throw new InvalidRequestError(hostProblem);
     }
     if (isRefusedTarget(request.raw)) {
       throw new InvalidRequestError('An absolute-form request target is accepted only under the base path');

@@ -97,6 +97,20 @@ export function closeUnfinishedConnections(server: Server): void {
   }
 }
 
+/**
+ * What is wrong with a request's `Host` (RFC 9112 §3.2: an HTTP/1.1 request must carry exactly
+ * one), or null when nothing is.
+ */
+export function hostHeaderProblem(request: IncomingMessage): string | null {
+  let count = 0;
+  for (let i = 0; i < request.rawHeaders.length; i += 2) {
+    if ((request.rawHeaders[i] as string).toLowerCase() === 'host') count += 1;
+  }
+  if (count > 1) return 'The request has more than one Host header';
+  if (count === 0 && request.httpVersion === '1.1') return 'The request has no Host header';
+  return null;
+}
+
 export interface ListenerOptions {
   limits: ConnectionLimits;
   /** Peers exempt from the per-address cap. */
@@ -121,6 +135,8 @@ export function createListener(handler: (request: IncomingMessage, response: Ser
       headersTimeout: limits.headersTimeoutMs,
       requestTimeout: limits.requestTimeoutMs,
       connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_INTERVAL_MS, limits.headersTimeoutMs),
+      // Node's own refusal has no body; `hostHeaderProblem` answers in the OAuth shape instead.
+      requireHostHeader: false,
     },
     handler,
   );
