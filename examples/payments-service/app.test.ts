@@ -28,6 +28,8 @@ describe('end to end: token service → gateway → payments service', () => {
       env: {
         PORT: String(gatewayPort),
         ANTPEER_UPSTREAM: serviceUrl,
+        // The service verifies the token itself (defence in depth), so it needs the caller's header.
+        ANTPEER_UPSTREAM_FORWARD_AUTHORIZATION: 'true',
         ANTPEER_BOOTSTRAP_USERNAME: CLIENT.username,
         ANTPEER_BOOTSTRAP_PASSWORD: CLIENT.password,
         ANTPEER_LOG_LEVEL: 'warn',

@@ -68,7 +68,7 @@ describe('TokenManager against the real AntPeer token service', () => {
 
   before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'antpeer-client-real-'));
-    const config = loadConfig({ ANTPEER_DATA_DIR: dataDir, PORT: '0', ANTPEER_LOG_LEVEL: 'silent' });
+    const config = loadConfig({ ANTPEER_DATA_DIR: dataDir, PORT: '0', ANTPEER_METRICS_PORT: 'off', ANTPEER_LOG_LEVEL: 'silent' });
     server = await startServer(config, { clock: serverClock, logger: pino({ level: 'silent' }), argon2: CHEAP_ARGON2 });
     await addClientApplication(server.auth, { name: 'test', sourceAddress: 'local', userAgent: 'test' }, CLIENT.username, CLIENT.password);
     const { port } = server.app.server.address() as AddressInfo;

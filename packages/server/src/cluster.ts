@@ -1,6 +1,9 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
+import { AggregatorRegistry } from 'prom-client';
 import type { Config } from './config.js';
+import type { ConnectionLimits } from './http/listener.js';
+import { startMetricsListener, type MetricsListener } from './http/metrics-listener.js';
 import { startServer, type RunningServer } from './server.js';
 
 /** The first restart of a crashed worker waits this long; each further crash in a row doubles it. */
@@ -22,14 +25,33 @@ interface Slot {
   restart: NodeJS.Timeout | null;
 }
 
+/** Where the primary serves the workers' metrics. */
+export type PrimaryMetricsConfig = Pick<Config, 'metricsHost' | 'metricsPort'> & ConnectionLimits;
+
+/**
+ * The workers' metrics summed by metric (prom-client's cluster aggregation), served by the
+ * primary on the metrics listener: the workers share the API port, and a scrape of one port must
+ * see all of them, not whichever worker took the connection.
+ */
+function serveClusterMetrics(config: PrimaryMetricsConfig, logger: Logger): Promise<MetricsListener | null> {
+  if (config.metricsPort === null) return Promise.resolve(null);
+  const aggregator = new AggregatorRegistry();
+  return startMetricsListener(
+    { host: config.metricsHost, port: config.metricsPort, limits: config },
+    async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }),
+    (error) => logger.error({ err: error }, 'collecting the workers’ metrics failed'),
+  );
+}
+
 /**
  * The primary of `serve --workers N`: forks N workers that share the listening socket (node:cluster
- * hands connections to them in turn), restarts a worker that dies with an exponential backoff, and
- * on SIGTERM or SIGINT forwards SIGTERM to every worker and exits once they have finished.
- * The caller has already prepared the store (migrations, keys, first client application), so
- * workers only open it.
+ * hands connections to them in turn), serves their metrics together, restarts a worker that dies
+ * with an exponential backoff, and on SIGTERM or SIGINT forwards SIGTERM to every worker and exits
+ * once they have finished. The caller has already prepared the store (migrations, keys, first
+ * client application), so workers only open it.
  */
-export function runPrimary(count: number, logger: Logger): Promise<void> {
+export async function runPrimary(count: number, logger: Logger, config: PrimaryMetricsConfig): Promise<void> {
+  const metrics = await serveClusterMetrics(config, logger);
   const slots: Slot[] = Array.from({ length: count }, (_, index) => ({ index, worker: null, readyAt: null, crashes: 0, restart: null }));
   let stopping = false;
 
@@ -68,7 +90,7 @@ export function runPrimary(count: number, logger: Logger): Promise<void> {
       let left = running.length;
       const done = () => {
         clearTimeout(deadline);
-        resolve();
+        void (metrics?.close() ?? Promise.resolve()).then(resolve);
       };
       if (left === 0) done();
       for (const worker of running) {
@@ -91,7 +113,11 @@ export function runPrimary(count: number, logger: Logger): Promise<void> {
  * SIGTERM, SIGINT, or when the primary goes away.
  */
 export async function runWorker(config: Readonly<Config>): Promise<RunningServer> {
-  const server = await startServer(config, { migrate: false, bootstrap: false });
+  const server = await startServer(config, { migrate: false, bootstrap: false, serveMetrics: false });
+  // The primary asks every worker for its metrics; this answers with the worker's own registry
+  // (prom-client installs the answering listener when an AggregatorRegistry is made).
+  AggregatorRegistry.setRegistries([server.metrics.registry]);
+  new AggregatorRegistry();
   let stopping = false;
   const stop = async (why: string) => {
     if (stopping) return;

@@ -41,6 +41,48 @@ describe('loadConfig defaults', () => {
     assert.equal(config.logLevel, 'info');
   });
 
+  test('the HTTP edge and gateway limits have the documented defaults', () => {
+    const config = loadConfig({});
+    assert.equal(config.headersTimeoutMs, 10_000);
+    assert.equal(config.requestTimeoutMs, 30_000);
+    assert.equal(config.keepAliveTimeoutMs, 5_000);
+    assert.equal(config.idleTimeoutMs, 60_000);
+    assert.equal(config.maxConnections, 4096);
+    assert.equal(config.maxConnectionsPerAddress, 128);
+    assert.equal(config.metricsHost, '127.0.0.1');
+    assert.equal(config.metricsPort, 9464);
+    assert.equal(config.gatewayBodyLimitBytes, 1_048_576);
+    assert.equal(config.upstreamForwardAuthorization, false);
+    assert.equal(config.upstreamForwardCookies, false);
+    assert.equal(config.upstreamConnections, 128);
+    assert.equal(config.upstreamQueueLimit, 256);
+    assert.equal(config.upstreamQueueTimeoutMs, 5_000);
+    assert.equal(config.upstreamMaxResponseBytes, 0);
+    assert.equal(config.upstreamMaxDurationMs, 0);
+  });
+
+  test('ANTPEER_METRICS_PORT takes a port, 0 for an ephemeral one, or off', () => {
+    assert.equal(loadConfig({ ANTPEER_METRICS_PORT: '9100' }).metricsPort, 9100);
+    assert.equal(loadConfig({ ANTPEER_METRICS_PORT: '0' }).metricsPort, 0);
+    assert.equal(loadConfig({ ANTPEER_METRICS_PORT: 'off' }).metricsPort, null);
+  });
+
+  test('ANTPEER_TRUST_PROXY takes false, a hop count, or proxy addresses and CIDRs', () => {
+    assert.equal(loadConfig({ ANTPEER_TRUST_PROXY: 'false' }).trustProxy, false);
+    assert.equal(loadConfig({ ANTPEER_TRUST_PROXY: '2' }).trustProxy, 2);
+    assert.deepEqual(loadConfig({ ANTPEER_TRUST_PROXY: '10.0.0.0/8, 192.0.2.7,::1,fd00::/8' }).trustProxy, ['10.0.0.0/8', '192.0.2.7', '::1', 'fd00::/8']);
+  });
+
+  test('ANTPEER_TRUST_PROXY=true is refused with a message that gives the accepted forms', () => {
+    assert.throws(() => loadConfig({ ANTPEER_TRUST_PROXY: 'true' }), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.match(error.message, /ANTPEER_TRUST_PROXY=true is refused/);
+      assert.match(error.message, /number of proxies/);
+      assert.match(error.message, /CIDR/);
+      return true;
+    });
+  });
+
   test('an empty string counts as unset', () => {
     const config = loadConfig({ PORT: '', HOST: '', ANTPEER_SESSION_IDLE: '', DATABASE_URL: '', ANTPEER_ISSUER: '' });
     assert.equal(config.port, 8080);
@@ -148,6 +190,30 @@ describe('loadConfig refuses a bad value with a ConfigError naming the variable'
     ['ANTPEER_UPSTREAM', { ANTPEER_UPSTREAM: 'file:///etc/passwd' }],
     ['ANTPEER_LOG_LEVEL', { ANTPEER_LOG_LEVEL: 'verbose' }],
     ['ANTPEER_TRUST_PROXY', { ANTPEER_TRUST_PROXY: 'yes' }],
+    ['ANTPEER_TRUST_PROXY', { ANTPEER_TRUST_PROXY: 'true' }],
+    ['ANTPEER_TRUST_PROXY', { ANTPEER_TRUST_PROXY: '0' }],
+    ['ANTPEER_TRUST_PROXY', { ANTPEER_TRUST_PROXY: '10.0.0.0/33' }],
+    ['ANTPEER_TRUST_PROXY', { ANTPEER_TRUST_PROXY: '10.0.0.1,proxy.internal' }],
+    ['ANTPEER_TRUST_PROXY', { ANTPEER_TRUST_PROXY: '::1/129' }],
+    ['ANTPEER_HEADERS_TIMEOUT', { ANTPEER_HEADERS_TIMEOUT: '0' }],
+    ['ANTPEER_HEADERS_TIMEOUT', { ANTPEER_HEADERS_TIMEOUT: '40', ANTPEER_REQUEST_TIMEOUT: '30' }],
+    ['ANTPEER_REQUEST_TIMEOUT', { ANTPEER_REQUEST_TIMEOUT: 'soon' }],
+    ['ANTPEER_KEEP_ALIVE_TIMEOUT', { ANTPEER_KEEP_ALIVE_TIMEOUT: '0' }],
+    ['ANTPEER_IDLE_TIMEOUT', { ANTPEER_IDLE_TIMEOUT: '-1' }],
+    ['ANTPEER_IDLE_TIMEOUT', { ANTPEER_UPSTREAM: 'http://127.0.0.1:9', ANTPEER_UPSTREAM_TIMEOUT: '60', ANTPEER_IDLE_TIMEOUT: '60' }],
+    ['ANTPEER_MAX_CONNECTIONS', { ANTPEER_MAX_CONNECTIONS: '0' }],
+    ['ANTPEER_MAX_CONNECTIONS_PER_ADDRESS', { ANTPEER_MAX_CONNECTIONS_PER_ADDRESS: 'many' }],
+    ['ANTPEER_METRICS_PORT', { ANTPEER_METRICS_PORT: '65536' }],
+    ['ANTPEER_METRICS_PORT', { ANTPEER_METRICS_PORT: 'on' }],
+    ['ANTPEER_METRICS_HOST', { ANTPEER_METRICS_HOST: 'metrics.example.com' }],
+    ['ANTPEER_GATEWAY_BODY_LIMIT', { ANTPEER_GATEWAY_BODY_LIMIT: '1e6' }],
+    ['ANTPEER_UPSTREAM_FORWARD_AUTHORIZATION', { ANTPEER_UPSTREAM_FORWARD_AUTHORIZATION: 'yes' }],
+    ['ANTPEER_UPSTREAM_FORWARD_COOKIES', { ANTPEER_UPSTREAM_FORWARD_COOKIES: '1' }],
+    ['ANTPEER_UPSTREAM_CONNECTIONS', { ANTPEER_UPSTREAM_CONNECTIONS: '0' }],
+    ['ANTPEER_UPSTREAM_QUEUE', { ANTPEER_UPSTREAM_QUEUE: '-1' }],
+    ['ANTPEER_UPSTREAM_QUEUE_TIMEOUT', { ANTPEER_UPSTREAM_QUEUE_TIMEOUT: '0' }],
+    ['ANTPEER_UPSTREAM_MAX_RESPONSE_BYTES', { ANTPEER_UPSTREAM_MAX_RESPONSE_BYTES: '1MB' }],
+    ['ANTPEER_UPSTREAM_MAX_DURATION', { ANTPEER_UPSTREAM_MAX_DURATION: '-5' }],
     ['ANTPEER_BODY_LIMIT', { ANTPEER_BODY_LIMIT: '10' }],
     ['ANTPEER_DATABASE_SCHEMA', { ANTPEER_DATABASE_SCHEMA: 'drop table; --' }],
     ['ANTPEER_DATABASE_POOL_SIZE', { ANTPEER_DATABASE_POOL_SIZE: '0' }],

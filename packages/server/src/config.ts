@@ -41,8 +41,44 @@ export interface Config {
   upstreamTimeout: number;
   bodyLimit: number;
   bruteForce: BruteForcePolicy;
-  trustProxy: boolean;
+  /** Who may state the client's address in `X-Forwarded-For`: nobody, the nearest N proxies, or these addresses and CIDRs. */
+  trustProxy: TrustProxy;
   logLevel: string;
+
+  // The HTTP edge: connection timeouts and caps (per process), and the metrics listener.
+  /** Most time to receive a request's headers. */
+  headersTimeoutMs: number;
+  /** Most time to receive a whole request, headers and body. */
+  requestTimeoutMs: number;
+  /** How long an idle keep-alive connection waits for the next request. */
+  keepAliveTimeoutMs: number;
+  /** A connection with no traffic either way for this long is closed. */
+  idleTimeoutMs: number;
+  /** Most open connections; further ones are closed at once. */
+  maxConnections: number;
+  /** Most open connections from one address (trusted proxies excepted); 0 = no cap. */
+  maxConnectionsPerAddress: number;
+  /** Where `/metrics` is served; `metricsPort` null = not at all, 0 = an ephemeral port. */
+  metricsHost: string;
+  metricsPort: number | null;
+
+  // The gateway to the upstream.
+  /** Largest request body forwarded to the upstream. */
+  gatewayBodyLimitBytes: number;
+  /** Forward the caller's `Authorization` header (the upstream could replay the token). */
+  upstreamForwardAuthorization: boolean;
+  /** Forward the caller's `Cookie` header. */
+  upstreamForwardCookies: boolean;
+  /** Most concurrent requests to the upstream (its connection pool). */
+  upstreamConnections: number;
+  /** Most requests waiting for an upstream connection; more get 503 at once. */
+  upstreamQueueLimit: number;
+  /** Longest wait for an upstream connection before 503. */
+  upstreamQueueTimeoutMs: number;
+  /** Largest upstream response passed on; 0 = no cap. */
+  upstreamMaxResponseBytes: number;
+  /** Longest whole upstream exchange, response body included; 0 = no cap. */
+  upstreamMaxDurationMs: number;
 }
 
 /** How sessions live (DESIGN §2); durations in milliseconds. */
@@ -67,6 +103,12 @@ export interface MaintenancePolicy {
 
 const SECOND_MS = 1000;
 const DAY_MS = 86_400_000;
+
+/**
+ * Who may state the client's address in `X-Forwarded-For` (Fastify's `trustProxy`): `false` for
+ * nobody, a number for the nearest N hops, or a list of proxy addresses and CIDRs.
+ */
+export type TrustProxy = false | number | readonly string[];
 
 /** A configuration value that is not what it must be; the message names the variable. */
 export class ConfigError extends Error {
@@ -215,9 +257,14 @@ export function loadConfig(env: Source = process.env): Readonly<Config> {
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError(`ANTPEER_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   }
-  const trustProxy = text(source, 'ANTPEER_TRUST_PROXY') ?? 'false';
-  if (trustProxy !== 'true' && trustProxy !== 'false') {
-    throw new ConfigError(`ANTPEER_TRUST_PROXY must be true or false, got "${trustProxy}"`);
+  const upstreamTimeout = integer(source, 'ANTPEER_UPSTREAM_TIMEOUT', 30, 1, 3600);
+  const edge = edgeSettings(source);
+  const upstream = url(source, 'ANTPEER_UPSTREAM', ['http:', 'https:']);
+  if (upstream !== null && edge.idleTimeoutMs <= upstreamTimeout * 1000) {
+    throw new ConfigError(
+      `ANTPEER_IDLE_TIMEOUT (${edge.idleTimeoutMs / 1000}) must be more than ANTPEER_UPSTREAM_TIMEOUT (${upstreamTimeout}): ` +
+        'a connection waiting for the upstream sends nothing and would be closed first',
+    );
   }
 
   const databaseUrl = url(source, 'DATABASE_URL', ['postgres:', 'postgresql:']);
@@ -250,8 +297,8 @@ export function loadConfig(env: Source = process.env): Readonly<Config> {
     signingAlgorithm: signingAlgorithm as SigningAlgorithm,
     bootstrapUsername,
     bootstrapPassword,
-    upstream: url(source, 'ANTPEER_UPSTREAM', ['http:', 'https:']),
-    upstreamTimeout: integer(source, 'ANTPEER_UPSTREAM_TIMEOUT', 30, 1, 3600),
+    upstream,
+    upstreamTimeout,
     bodyLimit: integer(source, 'ANTPEER_BODY_LIMIT', 16_384, 256, 1_048_576),
     bruteForce: Object.freeze({
       lockoutThreshold: integer(source, 'ANTPEER_LOCKOUT_THRESHOLD', 10, 1, 1_000_000),
@@ -261,7 +308,79 @@ export function loadConfig(env: Source = process.env): Readonly<Config> {
       sourceFailureLimit: integer(source, 'ANTPEER_SOURCE_FAILURE_LIMIT', 50, 1, 1_000_000),
       sourceWindowMs: integer(source, 'ANTPEER_SOURCE_WINDOW', 300, 1, 86_400) * SECOND_MS,
     }),
-    trustProxy: trustProxy === 'true',
+    trustProxy: trustProxy(source),
     logLevel,
+    ...edge,
   });
+}
+
+const TRUST_PROXY_FORMS =
+  'false, the number of proxies in front of the server (e.g. 1), or their addresses and CIDRs separated by commas (e.g. 10.0.0.0/8,192.0.2.7)';
+
+/** `ANTPEER_TRUST_PROXY`: `false`, a hop count, or proxy addresses and CIDRs; `true` is refused. */
+function trustProxy(source: Source): TrustProxy {
+  const raw = text(source, 'ANTPEER_TRUST_PROXY')?.trim() ?? 'false';
+  if (raw === 'false') return false;
+  if (raw === 'true') {
+    throw new ConfigError(
+      'ANTPEER_TRUST_PROXY=true is refused: it trusted every X-Forwarded-For hop, so any client could choose its own ' +
+        `address (escaping the per-source limits and writing the audit trail). Set ${TRUST_PROXY_FORMS}`,
+    );
+  }
+  if (/^\d+$/.test(raw)) {
+    const hops = Number(raw);
+    if (hops < 1 || hops > 32) throw new ConfigError(`ANTPEER_TRUST_PROXY must be a hop count from 1 to 32, got ${raw}`);
+    return hops;
+  }
+  const entries = raw.split(',').map((entry) => entry.trim());
+  for (const entry of entries) {
+    if (!isAddressOrCidr(entry)) throw new ConfigError(`ANTPEER_TRUST_PROXY must be ${TRUST_PROXY_FORMS}; "${entry}" is none of these`);
+  }
+  return Object.freeze(entries);
+}
+
+/** Whether `entry` is an IP address or an IPv4/IPv6 CIDR block. */
+function isAddressOrCidr(entry: string): boolean {
+  const [address = '', prefix, extra] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+/** `ANTPEER_METRICS_PORT`: a port, 0 for an ephemeral one, or `off`. */
+function metricsPort(source: Source): number | null {
+  return text(source, 'ANTPEER_METRICS_PORT')?.trim() === 'off' ? null : integer(source, 'ANTPEER_METRICS_PORT', 9464, 0, 65535);
+}
+
+/** The connection limits, the metrics listener and the gateway's own limits. */
+function edgeSettings(source: Source) {
+  const seconds = (name: string, fallback: number, min: number, max: number) => integer(source, name, fallback, min, max) * 1000;
+  const headersTimeoutMs = seconds('ANTPEER_HEADERS_TIMEOUT', 10, 1, 3600);
+  const requestTimeoutMs = seconds('ANTPEER_REQUEST_TIMEOUT', 30, 1, 3600);
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError(`ANTPEER_HEADERS_TIMEOUT (${headersTimeoutMs / 1000}) must not exceed ANTPEER_REQUEST_TIMEOUT (${requestTimeoutMs / 1000})`);
+  }
+  const metricsHost = text(source, 'ANTPEER_METRICS_HOST') ?? '127.0.0.1';
+  if (isIP(metricsHost) === 0 && metricsHost !== 'localhost') {
+    throw new ConfigError(`ANTPEER_METRICS_HOST must be an IP address or localhost, got "${metricsHost}"`);
+  }
+  return {
+    headersTimeoutMs,
+    requestTimeoutMs,
+    keepAliveTimeoutMs: seconds('ANTPEER_KEEP_ALIVE_TIMEOUT', 5, 1, 3600),
+    idleTimeoutMs: seconds('ANTPEER_IDLE_TIMEOUT', 60, 1, 86_400),
+    maxConnections: integer(source, 'ANTPEER_MAX_CONNECTIONS', 4096, 1, 1_000_000),
+    maxConnectionsPerAddress: integer(source, 'ANTPEER_MAX_CONNECTIONS_PER_ADDRESS', 128, 0, 1_000_000),
+    metricsHost,
+    metricsPort: metricsPort(source),
+    gatewayBodyLimitBytes: integer(source, 'ANTPEER_GATEWAY_BODY_LIMIT', 1_048_576, 0, 1_073_741_824),
+    upstreamForwardAuthorization: flag(source, 'ANTPEER_UPSTREAM_FORWARD_AUTHORIZATION', false),
+    upstreamForwardCookies: flag(source, 'ANTPEER_UPSTREAM_FORWARD_COOKIES', false),
+    upstreamConnections: integer(source, 'ANTPEER_UPSTREAM_CONNECTIONS', 128, 1, 65_536),
+    upstreamQueueLimit: integer(source, 'ANTPEER_UPSTREAM_QUEUE', 256, 0, 1_000_000),
+    upstreamQueueTimeoutMs: seconds('ANTPEER_UPSTREAM_QUEUE_TIMEOUT', 5, 1, 3600),
+    upstreamMaxResponseBytes: integer(source, 'ANTPEER_UPSTREAM_MAX_RESPONSE_BYTES', 0, 0, Number.MAX_SAFE_INTEGER),
+    upstreamMaxDurationMs: seconds('ANTPEER_UPSTREAM_MAX_DURATION', 0, 0, 86_400),
+  };
 }

@@ -13,7 +13,7 @@ function deployment(schema: string, secret: string, extra: Record<string, string
     ANTPEER_DATABASE_POOL_SIZE: '4',
     ANTPEER_SECRET: secret,
     ANTPEER_ISSUER: ISSUER,
-    ANTPEER_TRUST_PROXY: 'true',
+    ANTPEER_TRUST_PROXY: '1',
     ANTPEER_BOOTSTRAP_USERNAME: OWNER.username,
     ANTPEER_BOOTSTRAP_PASSWORD: OWNER.password,
     ANTPEER_LOCKOUT_THRESHOLD: '3',

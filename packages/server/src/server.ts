@@ -6,6 +6,8 @@ import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { Argon2Parameters } from './credentials/password-hasher.js';
 import { buildApp } from './http/app.js';
+import { startMetricsListener, type MetricsListener } from './http/metrics-listener.js';
+import { createMetrics, type Metrics } from './http/metrics.js';
 import { createLogger } from './logger.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/port.js';
@@ -31,6 +33,9 @@ export interface RunningServer {
   app: FastifyInstance;
   auth: AuthService;
   bootstrap: BootstrapResult;
+  metrics: Metrics;
+  /** The listener serving `/metrics`; null when it is off or the server does not listen. */
+  metricsListener: MetricsListener | null;
   /**
    * Stops accepting connections (requests on open keep-alive connections get 503), finishes every
    * request under way and with it every pending rotation, waits for a purge run, then closes the
@@ -50,6 +55,8 @@ export interface StartOptions {
   migrate?: boolean;
   /** Create the first client application if due. Default true; cluster workers leave it to the primary. */
   bootstrap?: boolean;
+  /** Serve `/metrics` on `config.metricsHost:metricsPort` (unless that is off). Default `listen`; cluster workers leave it to the primary. */
+  serveMetrics?: boolean;
 }
 
 /** The store needs migrations this server will not apply itself. */
@@ -81,12 +88,21 @@ export async function startServer(config: Readonly<Config>, options: StartOption
   const store = options.store ?? (await openStore(config));
   const timers: NodeJS.Timeout[] = [];
   const stoppers: (() => Promise<void>)[] = [];
+  let metricsListener: MetricsListener | null = null;
   try {
     await prepareStore(store, options.migrate ?? config.migrateOnStart);
     const auth = await createAuthService({ config, store, clock, logger, secret, argon2: options.argon2 });
     const bootstrap: BootstrapResult = options.bootstrap === false ? { created: false } : await bootstrapClientApplication(auth);
-    const app = await buildApp(auth, { isUnavailable: (error) => store.isUnavailableError?.(error) ?? false });
+    const metrics = createMetrics();
+    const app = await buildApp(auth, { metrics, isUnavailable: (error) => store.isUnavailableError?.(error) ?? false });
     if (options.listen !== false) await app.listen({ port: config.port, host: config.host });
+    if ((options.serveMetrics ?? options.listen !== false) && config.metricsPort !== null) {
+      metricsListener = await startMetricsListener(
+        { host: config.metricsHost, port: config.metricsPort, limits: config },
+        async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+        (error) => logger.error({ err: error }, 'rendering the metrics failed'),
+      );
+    }
 
     timers.push(
       setInterval(() => {
@@ -100,6 +116,8 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       app,
       auth,
       bootstrap,
+      metrics,
+      metricsListener,
       async close() {
         timers.forEach(clearInterval);
         const deadline = setTimeout(() => {
@@ -109,7 +127,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
         try {
           // Fastify's close resolves once every accepted request has been answered; each answer
           // waited for its rotation's commit, so nothing is pending in the store after it.
-          await Promise.all([app.close(), ...stoppers.map((stop) => stop())]);
+          await Promise.all([app.close(), metricsListener?.close(), ...stoppers.map((stop) => stop())]);
         } finally {
           clearTimeout(deadline);
           await store.close();
@@ -118,6 +136,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     };
   } catch (error) {
     timers.forEach(clearInterval);
+    await metricsListener?.close();
     await store.close();
     throw error;
   }

@@ -59,7 +59,7 @@ async function serveCluster(config: Readonly<Config>, workers: number): Promise<
     { issuer: config.issuer, workers, pid: process.pid },
     `token endpoint at ${config.issuer}/auth/token, served by ${workers} workers`,
   );
-  await runPrimary(workers, logger);
+  await runPrimary(workers, logger, config);
   process.exit(0);
 }
 

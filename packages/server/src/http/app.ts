@@ -1,20 +1,30 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import { METHODS } from 'node:http';
 import type { AuthService } from '../auth-service.js';
 import { systemClock } from '../clock.js';
-import { registerGateway } from '../gateway/gateway.js';
+import type { TrustProxy } from '../config.js';
+import { InvalidRequestError, TemporarilyUnavailableError } from '../errors.js';
+import { createApplicationAuthenticator, registerGateway } from '../gateway/gateway.js';
+import { isRefusedTarget, toOriginForm } from '../gateway/request-target.js';
 import { registerBodyParsers } from './body.js';
-import { createErrorHandler, type UnavailabilityTest } from './errors.js';
+import { createClientErrorHandler, createErrorHandler, type UnavailabilityTest } from './errors.js';
+import { closeUnfinishedConnections, createListener, hostHeaderProblem, trustedProxyTest } from './listener.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { registerCertsRoute } from './routes/certs.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerIntrospectRoute } from './routes/introspect.js';
 import { registerLogoutRoute } from './routes/logout.js';
 import { registerMetadataRoutes } from './routes/metadata.js';
-import { registerMetricsRoute } from './routes/metrics.js';
 import { registerOpenApiRoute } from './routes/openapi.js';
 import { registerRevokeRoute } from './routes/revoke.js';
 import { registerTokenRoute } from './routes/token.js';
 import { registerVerifyRoute } from './routes/verify.js';
+
+/** Fastify's `trustProxy` for ours; a hop count as the function Fastify itself would build from it. */
+function fastifyTrustProxy(trustProxy: TrustProxy): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof trustProxy === 'number') return (_address, hop) => hop < trustProxy;
+  return trustProxy === false ? false : [...trustProxy];
+}
 
 export interface AppOptions {
   /** Tells a store outage (503) from a bug (500); adapters know their driver's errors. */
@@ -22,17 +32,48 @@ export interface AppOptions {
   metrics?: Metrics;
 }
 
-/** Builds the Fastify app: the auth routes under the base path, health and metrics outside it. */
+/**
+ * Builds the Fastify app: the auth routes and the gateway under the base path, health outside it
+ * (metrics have a listener of their own). Every answer that is not a success has the OAuth error
+ * shape, from the HTTP parser's refusals to a request that arrives while the server closes.
+ */
 export async function buildApp(auth: AuthService, options: AppOptions = {}): Promise<FastifyInstance> {
   const { config } = auth;
   const metrics = options.metrics ?? createMetrics();
+  const logger = auth.logger as FastifyBaseLogger;
+  const isTrustedProxy = trustedProxyTest(config.trustProxy);
+  const authenticateApplication = createApplicationAuthenticator(auth);
+  const handleError = createErrorHandler(config.bodyLimit, options.isUnavailable ?? (() => false));
+  const underBase = (url: string) => url === config.basePath || url.startsWith(`${config.basePath}/`) || url.startsWith(`${config.basePath}?`);
   const app = Fastify({
-    loggerInstance: auth.logger as FastifyBaseLogger,
+    loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimit,
-    trustProxy: config.trustProxy,
-    return503OnClosing: true,
+    trustProxy: fastifyTrustProxy(config.trustProxy),
+    // Answered below in the OAuth shape instead of Fastify's own.
+    return503OnClosing: false,
+    serverFactory: (handler) =>
+      createListener(handler, { limits: config, isTrustedProxy, onRefused: (reason) => metrics.connectionsRefused.inc({ reason }) }),
+    rewriteUrl: (request) => toOriginForm(request, config.basePath),
+    clientErrorHandler: createClientErrorHandler(logger),
+    frameworkErrors: (error, request, frameworkReply) => {
+      // Fastify's router answers these before any route or error handler is chosen.
+      const reply = frameworkReply as FastifyReply;
+      // A path the router cannot decode is still a path under the base: 401 before anything else.
+      if (!underBase(request.url)) {
+        handleError(error, request, reply);
+        return;
+      }
+      authenticateApplication(request, reply).then(
+        (identity) => identity !== null && handleError(error, request, reply),
+        (failure: unknown) => handleError(failure as FastifyError, request, reply),
+      );
+    },
   });
+  // Every method the HTTP parser knows reaches the routes (and so the gateway's 401), not a 404.
+  for (const method of METHODS) {
+    if (method !== 'CONNECT' && !app.supportedMethods.includes(method)) app.addHttpMethod(method, { hasBody: true });
+  }
   if (auth.clock !== systemClock) {
     // With an injected clock, the Date header tells the same time as the tokens (clients use it
     // to correct their own clock).
@@ -40,7 +81,28 @@ export async function buildApp(auth: AuthService, options: AppOptions = {}): Pro
       reply.header('date', new Date(auth.clock.now()).toUTCString());
     });
   }
-  app.setErrorHandler(createErrorHandler(config.bodyLimit, options.isUnavailable ?? (() => false)));
+  app.setErrorHandler(handleError);
+
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    closeUnfinishedConnections(app.server);
+    done();
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    if (closing) {
+      reply.header('connection', 'close');
+      throw new TemporarilyUnavailableError();
+    }
+    const hostProblem = hostHeaderProblem(request.raw);
+    if (hostProblem !== null) {
+      reply.header('connection', 'close');
+      throw new InvalidRequestError(hostProblem);
+    }
+    if (isRefusedTarget(request.raw)) {
+      throw new InvalidRequestError('An absolute-form request target is accepted only under the base path');
+    }
+  });
 
   await app.register(
     async (scope) => {
@@ -54,13 +116,13 @@ export async function buildApp(auth: AuthService, options: AppOptions = {}): Pro
     { prefix: config.basePath },
   );
   await app.register((scope) => registerVerifyRoute(scope, auth), { prefix: config.basePath });
-  await app.register((scope) => registerGateway(scope, auth), { prefix: config.basePath });
+  await app.register((scope) => registerGateway(scope, auth, metrics), { prefix: config.basePath });
   registerMetadataRoutes(app, auth);
   registerHealthRoutes(app, auth);
   registerOpenApiRoute(app, auth);
-  registerMetricsRoute(app, metrics);
-  app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send({ error: 'not_found', error_description: `No route for ${request.method} ${request.url.split('?')[0]}` });
+  app.setNotFoundHandler((_request, reply) => {
+    // The path is not repeated: an answer that echoes it is a reflection vector.
+    reply.code(404).send({ error: 'not_found', error_description: 'No such endpoint' });
   });
   return app;
 }

@@ -52,7 +52,7 @@ interface Instance {
 
 async function start(clock: ManualClock, env: Record<string, string> = {}): Promise<Instance> {
   const dataDir = mkdtempSync(join(tmpdir(), 'antpeer-openapi-'));
-  const config = loadConfig({ ANTPEER_DATA_DIR: dataDir, PORT: '0', ANTPEER_TRUST_PROXY: 'true', ANTPEER_SOURCE_FAILURE_LIMIT: '5', ...env });
+  const config = loadConfig({ ANTPEER_DATA_DIR: dataDir, PORT: '0', ANTPEER_TRUST_PROXY: '1', ANTPEER_SOURCE_FAILURE_LIMIT: '5', ...env });
   const store = await openStore(config);
   const server = await startServer(config, { clock, store, logger: pino({ level: 'silent' }), argon2: TEST_ARGON2, listen: false });
   await addClientApplication(server.auth, TEST_ACTOR, CLIENT.username, CLIENT.password);

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { ManualClock } from '../clock.js';
 import { loadConfig, type Config } from '../config.js';
 import type { Argon2Parameters } from '../credentials/password-hasher.js';
@@ -43,13 +43,13 @@ export type TokenBody = TokenResponse;
  * A server over a real SQLite file in a fresh temporary directory, with a manual clock and one
  * client application ({@link CLIENT}). Requests go through `app.inject()`.
  */
-export async function startHarness(env: Record<string, string> = {}, options: { listen?: boolean } = {}): Promise<Harness> {
+export async function startHarness(env: Record<string, string> = {}, options: { listen?: boolean; logger?: Logger } = {}): Promise<Harness> {
   const dataDir = mkdtempSync(join(tmpdir(), 'antpeer-test-'));
-  const config = loadConfig({ ANTPEER_DATA_DIR: dataDir, PORT: '0', ...env });
+  const config = loadConfig({ ANTPEER_DATA_DIR: dataDir, PORT: '0', ANTPEER_METRICS_PORT: '0', ...env });
   const clock = new ManualClock();
   const server = await startServer(config, {
     clock,
-    logger: pino({ level: 'silent' }),
+    logger: options.logger ?? pino({ level: 'silent' }),
     argon2: TEST_ARGON2,
     listen: options.listen ?? false,
   });

@@ -50,7 +50,8 @@ export function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
     if (key === 'PORT' || key === 'HOST' || key === 'DATABASE_URL') continue;
     clean[key] = value;
   }
-  return { ...clean, ANTPEER_LOG_LEVEL: 'warn', ...env };
+  // Metrics on an ephemeral port: several servers run side by side in tests.
+  return { ...clean, ANTPEER_LOG_LEVEL: 'warn', ANTPEER_METRICS_PORT: '0', ...env };
 }
 
 export interface Exit {

@@ -1,5 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { AuthService } from '../../auth-service.js';
+import { NO_STORE } from '../errors.js';
+
+/** How long a probe should wait before asking again while the store is unreachable. */
+const RETRY_AFTER_SECONDS = 5;
 
 /** `GET /healthz` (the process answers) and `GET /readyz` (the store answers too). */
 export function registerHealthRoutes(app: FastifyInstance, auth: AuthService): void {
@@ -10,8 +14,8 @@ export function registerHealthRoutes(app: FastifyInstance, auth: AuthService): v
       return { status: 'ready' };
     } catch (error) {
       request.log.warn({ err: error }, 'store not reachable');
-      reply.code(503).header('retry-after', '5');
-      return { status: 'unavailable', reason: 'store not reachable' };
+      reply.code(503).headers(NO_STORE).header('retry-after', String(RETRY_AFTER_SECONDS));
+      return { error: 'temporarily_unavailable', error_description: 'The store cannot be reached' };
     }
   });
 }

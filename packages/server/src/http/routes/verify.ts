@@ -1,7 +1,7 @@
 import { authenticate, challenge, InvalidTokenError, type ChallengeResponse } from '@antpeer/guard';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthService } from '../../auth-service.js';
-import { IDENTITY_HEADERS } from '../../gateway/gateway.js';
+import { IDENTITY_HEADERS } from '../../gateway/forwarded-headers.js';
 import { checkIdentityInStore } from '../../sessions/verify-access-token.js';
 import { NO_STORE } from '../errors.js';
 
