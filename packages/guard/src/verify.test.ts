@@ -182,6 +182,16 @@ describe('createVerifier().verify', () => {
     );
   });
 
+  test('iatTolerance lets an iat ahead of the clock through without loosening exp', async () => {
+    const strict = verifierFor(issuer, { clockTolerance: 0 });
+    const ahead = await issuer.mint({ claims: { iat: issuer.nowSeconds() + 1 } });
+    await assertRefused(strict.verify(ahead), 'not_yet_valid');
+    const lenient = verifierFor(issuer, { clockTolerance: 0, iatTolerance: 1 });
+    await lenient.verify(ahead);
+    await assertRefused(lenient.verify(await issuer.mint({ claims: { iat: issuer.nowSeconds() + 2 } })), 'not_yet_valid');
+    await assertRefused(lenient.verify(await issuer.mint({ claims: { exp: issuer.nowSeconds() } })), 'expired');
+  });
+
   test('verifies ES256 and RS256 keys by the algorithm their JWK names', async () => {
     const fake = await FakeIssuer.start(clock.now);
     try {

@@ -83,6 +83,12 @@ export interface VerifierOptions {
   jwksMaxAge?: number;
   /** Leeway for `exp`, `iat` and `nbf` against clock skew. Default 5, at most 300. */
   clockTolerance?: number;
+  /**
+   * Leeway for an `iat` ahead of the clock, when it must differ from `clockTolerance` (an issuer
+   * that stamps tokens with a not-before policy's whole second may be up to 1 s ahead). Default
+   * `clockTolerance`, at most 300.
+   */
+  iatTolerance?: number;
   /** How many verified tokens to remember (LRU); 0 disables the cache. Default 10000. */
   cacheSize?: number;
   /** Longest token accepted before any parsing, in characters. Default 8192. */
@@ -180,6 +186,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const clock = options.clock ?? Date.now;
   if (typeof clock !== 'function') throw new TypeError('clock must be a function');
   const clockTolerance = positiveSeconds(options.clockTolerance, 5, 'clockTolerance', 300);
+  const iatTolerance = positiveSeconds(options.iatTolerance, clockTolerance, 'iatTolerance', 300);
   const policyRefreshInterval = positiveSeconds(options.policyRefreshInterval, 30, 'policyRefreshInterval');
   const jwksCooldown = positiveSeconds(options.jwksCooldown, 10, 'jwksCooldown');
   const jwksMaxAge = positiveSeconds(options.jwksMaxAge, 600, 'jwksMaxAge');
@@ -238,6 +245,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       audiences,
       now: Math.floor(nowMs / 1000),
       clockTolerance,
+      iatTolerance,
       notBeforePolicy: policy.value,
     });
     const identity = toIdentity(claims);

@@ -90,9 +90,10 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
       jwksMaxAge: 30,
       // The not-before policy is checked against the store on every request instead.
       notBeforePolicy: false,
-      // One second: a token issued right after a not-before policy carries the policy's whole
-      // second as its `iat`, up to a second ahead of the clock (see sessions/not-before.ts).
-      clockTolerance: 1,
+      clockTolerance: 0,
+      // A token issued right after a not-before policy carries the policy's whole second as its
+      // `iat`, up to a second ahead of the clock (see sessions/not-before.ts).
+      iatTolerance: 1,
       clock: () => clock.now(),
     }),
   };

@@ -6,6 +6,8 @@ export interface ClaimExpectations {
   readonly audiences: readonly string[];
   readonly now: number;
   readonly clockTolerance: number;
+  /** Leeway for an `iat` ahead of `now`. */
+  readonly iatTolerance: number;
   readonly notBeforePolicy: number;
 }
 
@@ -39,7 +41,7 @@ export function validateClaims(claims: Record<string, unknown>, expect: ClaimExp
   if (!isNumericDate(exp) || !isNumericDate(iat)) throw new InvalidTokenError('claims', 'bad exp or iat claim');
   if (nbf !== undefined && !isNumericDate(nbf)) throw new InvalidTokenError('claims', 'bad nbf claim');
   if (exp <= expect.now - expect.clockTolerance) throw new InvalidTokenError('expired', 'token expired');
-  if (iat > expect.now + expect.clockTolerance) throw new InvalidTokenError('not_yet_valid', 'iat in the future');
+  if (iat > expect.now + expect.iatTolerance) throw new InvalidTokenError('not_yet_valid', 'iat in the future');
   if (nbf !== undefined && nbf > expect.now + expect.clockTolerance) {
     throw new InvalidTokenError('not_yet_valid', 'nbf in the future');
   }

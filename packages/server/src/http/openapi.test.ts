@@ -32,14 +32,19 @@ const VERIFY_BELOW = `${BASE}/auth/verify/{originalPath}`;
 const UNDOCUMENTED = new Set(['/metrics']);
 
 /** Makes every store method fail (the fault a test injects), until the returned function undoes it. */
+/** Makes every method of the store and of each of its parts fail with `error()`; returns the undo. */
 function failStore(store: Store, error: () => Error): () => void {
-  const prototype = Object.getPrototypeOf(store) as Json;
-  const names = Object.getOwnPropertyNames(prototype).filter(
-    (name) => name !== 'constructor' && name !== 'close' && name !== 'isUnavailableError' && typeof prototype[name] === 'function',
-  );
-  const target = store as unknown as Json;
-  for (const name of names) target[name] = async () => Promise.reject(error());
-  return () => names.forEach((name) => delete target[name]);
+  const targets: object[] = [store, store.users, store.sessions, store.keys, store.settings, store.counters, store.audit];
+  const undos = targets.map((target) => {
+    const prototype = Object.getPrototypeOf(target) as Json;
+    const names = Object.getOwnPropertyNames(prototype).filter(
+      (name) => name !== 'constructor' && name !== 'close' && name !== 'isUnavailableError' && typeof prototype[name] === 'function',
+    );
+    const patched = target as unknown as Json;
+    for (const name of names) patched[name] = async () => Promise.reject(error());
+    return () => names.forEach((name) => delete patched[name]);
+  });
+  return () => undos.forEach((undo) => undo());
 }
 const busy = () => Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
 const broken = () => new Error('disk on fire at /secret/path');

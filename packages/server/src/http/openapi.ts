@@ -58,6 +58,10 @@ const TOKEN_400_ROWS: Record<string, { summary: string; value: unknown }> = {
   duplicated: { summary: 'duplicated form field', value: { error: 'invalid_request', error_description: 'Duplicated parameter: password' } },
   missingUsername: { summary: 'username missing or not a string', value: { error: 'invalid_request', error_description: 'Missing parameter: username' } },
   disabled: { summary: 'right password, account disabled', value: { error: 'invalid_grant', error_description: 'Account disabled' } },
+  sessionLimit: {
+    summary: 'right password, but ANTPEER_MAX_SESSIONS_PER_CLIENT sessions already active',
+    value: { error: 'invalid_grant', error_description: 'Too many active sessions' },
+  },
   grantType: { summary: 'grant_type not supported', value: { error: 'unsupported_grant_type', error_description: 'Unsupported grant_type: client_credentials' } },
   noRefreshToken: { summary: 'refresh_token missing', value: { error: 'invalid_request', error_description: 'No refresh token' } },
   unknownRefreshToken: { summary: 'unknown or malformed refresh token', value: { error: 'invalid_grant', error_description: 'Invalid refresh token' } },
@@ -212,7 +216,7 @@ function authPaths(): Record<string, Schema> {
               {
                 oneOf: [
                   oauthError('invalid_request'),
-                  oauthError('invalid_grant', ['Account disabled', 'Invalid refresh token', 'Token is not active', 'Session not active', 'Stale token', 'Refresh token reuse detected']),
+                  oauthError('invalid_grant', ['Account disabled', 'Too many active sessions', 'Invalid refresh token', 'Token is not active', 'Session not active', 'Stale token', 'Refresh token reuse detected']),
                   oauthError('unsupported_grant_type'),
                 ],
               },
@@ -397,7 +401,11 @@ export function buildOpenApiDocument(config: Readonly<Config>): Schema {
           summary: 'The store answers too',
           responses: {
             '200': { description: 'Ready', ...json(ref('Status')) },
-            '503': { description: 'The store cannot be reached', headers: RETRY_AFTER, ...json(ref('Status')) },
+            '503': {
+              description: 'The store cannot be reached',
+              headers: RETRY_AFTER,
+              ...json(oauthError('temporarily_unavailable', 'The store cannot be reached')),
+            },
           },
         },
       },
