@@ -30,7 +30,15 @@ export interface TokenManagerOptions {
   storeKey?: string;
   /** The `fetch` to use for every request; default the global one. */
   fetch?: typeof globalThis.fetch;
-  /** Deadline for one request to the token service, body included; default 10 000 ms. */
+  /**
+   * The longest any call waits: for a token (a login or a refresh with every retry and back-off in
+   * it, or the store), or for a logout; then it rejects with a `TimeoutError`. A token
+   * operation stops retrying when its next attempt would start past this time. Each call has its
+   * own deadline, also when it joins a token request already in flight; a caller's `AbortSignal`
+   * ends the wait sooner. Default 15 000 ms.
+   */
+  deadlineMs?: number;
+  /** Deadline for one request to the token service, body included (cut short by `deadlineMs`); default 10 000 ms. */
   requestTimeoutMs?: number;
   /** Refresh once this share of the access token's lifetime has passed; default 0.8. */
   refreshRatio?: number;
@@ -42,7 +50,8 @@ export interface TokenManagerOptions {
    * Retries of one token operation after a network error, a timeout, a 5xx or a 429: at most
    * `attempts` requests, waiting an exponential back-off with jitter in between, never less than a
    * `Retry-After`. A `Retry-After` longer than `maxDelayMs` ends the operation (and the back-off
-   * below honours it). Default `{ attempts: 4, baseDelayMs: 250, maxDelayMs: 10_000 }`.
+   * below honours it), and so does a wait that would end past `deadlineMs`. Default
+   * `{ attempts: 4, baseDelayMs: 250, maxDelayMs: 10_000 }`.
    */
   retry?: Partial<BackoffSettings & { attempts: number }>;
   /**
@@ -84,6 +93,7 @@ export interface ResolvedOptions extends RefreshTiming {
   username: string;
   password: string | (() => string | Promise<string>);
   storeKey: string;
+  deadlineMs: number;
   requestTimeoutMs: number;
   retry: BackoffSettings & { attempts: number };
   failureBackoff: BackoffSettings;
@@ -123,6 +133,7 @@ export function resolveOptions(options: TokenManagerOptions): ResolvedOptions {
     username: options.username,
     password,
     storeKey: options.storeKey ?? `${baseHref} ${options.username}`,
+    deadlineMs: positive('deadlineMs', options.deadlineMs, 15_000),
     requestTimeoutMs: positive('requestTimeoutMs', options.requestTimeoutMs, 10_000),
     refreshRatio: share('refreshRatio', options.refreshRatio, 0.8),
     refreshJitter: share('refreshJitter', options.refreshJitter, 0.1),

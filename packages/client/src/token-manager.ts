@@ -1,10 +1,10 @@
 import type { Clock } from './clock.js';
-import { AntPeerClientError, ClosedError, RefreshTokenRejectedError } from './errors.js';
+import { AntPeerClientError, ClosedError, RefreshTokenRejectedError, TimeoutError } from './errors.js';
 import type { TokenManagerEvents, TokenManagerListener, TokenOperation } from './events.js';
 import { createAuthorizedFetch } from './fetch.js';
 import { backoffDelay } from './lib/backoff.js';
-import { raceSignal, sleep } from './lib/sleep.js';
-import { requestLogout, requestToken, type EndpointContext, type GrantBody } from './lib/token-endpoint.js';
+import { raceDeadline, raceSignal, sleep } from './lib/sleep.js';
+import { requestLogout, requestToken, type EndpointContext, type GrantBody, type RequestLimits } from './lib/token-endpoint.js';
 import { isAccessTokenUsable, isRefreshTokenUsable, toTokenSet } from './lib/token-set.js';
 import { resolveOptions, type ResolvedOptions, type TokenManagerOptions } from './options.js';
 import { isTokenSet, type TokenSet, type TokenStore } from './stores/token-store.js';
@@ -109,7 +109,6 @@ export class TokenManager {
     this.#endpoint = {
       fetch: fetchImpl,
       now: () => this.#clock.now(),
-      requestTimeoutMs: this.#options.requestTimeoutMs,
       secrets: () => [this.#lastPassword, this.#tokenSet?.accessToken, this.#tokenSet?.refreshToken],
     };
     this.fetch = createAuthorizedFetch({
@@ -123,9 +122,11 @@ export class TokenManager {
 
   /**
    * Returns an access token that is valid now: the current one, or a new one from a login or a
-   * refresh when it is missing or about to expire. Concurrent callers share one token request.
+   * refresh when it is missing or about to expire. Concurrent callers share one token request;
+   * each waits at most `deadlineMs`, or until its `signal` aborts.
    *
    * @throws {AuthenticationError} the credentials were refused (now or within the back-off period).
+   * @throws {TimeoutError} no token within `deadlineMs`.
    * @throws {AntPeerClientError} no token could be obtained (`code` says why).
    */
   async getAccessToken(options: WaitOptions = {}): Promise<string> {
@@ -143,12 +144,14 @@ export class TokenManager {
   /**
    * Ends the session: forgets the tokens here and in the store, and tells the server
    * (`POST {baseUrl}/auth/logout`), retrying transient failures. A later call logs in again.
+   * Waits at most `deadlineMs`, or until `signal` aborts; the logout goes on in the background.
    */
   async logout(options: WaitOptions = {}): Promise<void> {
     this.#assertOpen();
     const run = this.#queue.then(() => this.#runLogout());
     this.#queue = run.catch(() => undefined);
-    await raceSignal(run, options.signal);
+    const { deadlineMs } = this.#options;
+    await raceDeadline(run, deadlineMs, () => new TimeoutError(`The logout did not finish within ${deadlineMs} ms (deadlineMs)`), options.signal);
   }
 
   /**
@@ -197,14 +200,25 @@ export class TokenManager {
   async #validTokenSet(signal: AbortSignal | undefined, rejectedToken?: string): Promise<TokenSet> {
     this.#assertOpen();
     signal?.throwIfAborted();
-    if (!this.#tokenSet) await raceSignal(this.#load(), signal);
+    // The common case takes no timer: the current token is good.
+    const current = this.#servable(rejectedToken);
+    if (current) return current;
+    const { deadlineMs } = this.#options;
+    return raceDeadline(this.#loadOrObtain(rejectedToken), deadlineMs, () => new TimeoutError(`No access token within ${deadlineMs} ms (deadlineMs)`), signal);
+  }
+
+  async #loadOrObtain(rejectedToken: string | undefined): Promise<TokenSet> {
+    if (!this.#tokenSet) await this.#load();
+    return this.#servable(rejectedToken) ?? this.#obtain(rejectedToken);
+  }
+
+  /** The current token set when its access token can be handed out; starts a refresh when one is due. */
+  #servable(rejectedToken: string | undefined): TokenSet | undefined {
     const now = this.#clock.now();
     const current = this.#tokenSet;
-    if (current && current.accessToken !== rejectedToken && isAccessTokenUsable(current, now, this.#options)) {
-      if (now >= current.refreshAt) this.#refreshInBackground();
-      return current;
-    }
-    return raceSignal(this.#obtain(rejectedToken), signal);
+    if (!current || current.accessToken === rejectedToken || !isAccessTokenUsable(current, now, this.#options)) return undefined;
+    if (now >= current.refreshAt) this.#refreshInBackground();
+    return current;
   }
 
   /** Reads the store once, at the first call, so a restarted process keeps its session. */
@@ -254,6 +268,8 @@ export class TokenManager {
     const signal = this.#closeController.signal;
     signal.throwIfAborted();
     const release = await this.#store.lock?.(this.#options.storeKey, signal);
+    // The requests, retries and back-off of this operation fit in one deadline (callers have their own).
+    const deadline = this.#clock.now() + this.#options.deadlineMs;
     try {
       // Another process sharing the store may have done the work while we waited for the lock.
       const stored = await this.#readStore();
@@ -270,14 +286,14 @@ export class TokenManager {
       let tokenSet: TokenSet;
       if (previous && isRefreshTokenUsable(previous, now, this.#options)) {
         try {
-          tokenSet = await this.#grant('refresh', previous);
+          tokenSet = await this.#grant('refresh', previous, deadline);
         } catch (error) {
           if (!(error instanceof RefreshTokenRejectedError)) throw error;
           this.#emit('failure', { operation: 'refresh', error });
-          tokenSet = await this.#grant('login', undefined);
+          tokenSet = await this.#grant('login', undefined, deadline);
         }
       } else {
-        tokenSet = await this.#grant('login', undefined);
+        tokenSet = await this.#grant('login', undefined, deadline);
       }
       this.#tokenSet = tokenSet;
       await this.#writeStore(tokenSet);
@@ -291,7 +307,7 @@ export class TokenManager {
     }
   }
 
-  async #grant(kind: 'login' | 'refresh', previous: TokenSet | undefined): Promise<TokenSet> {
+  async #grant(kind: 'login' | 'refresh', previous: TokenSet | undefined, deadline: number): Promise<TokenSet> {
     const started = this.#clock.now();
     let body: GrantBody;
     if (kind === 'refresh' && previous?.refreshToken) {
@@ -304,8 +320,8 @@ export class TokenManager {
       this.#lastPassword = password;
       body = { username: this.#options.username, password };
     }
-    const response = await this.#withRetries(kind, (signal) =>
-      requestToken(this.#endpoint, this.#options.tokenUrl, body, signal),
+    const response = await this.#withRetries(kind, deadline, (limits) =>
+      requestToken(this.#endpoint, this.#options.tokenUrl, body, limits),
     );
     const tokenSet = toTokenSet(response, previous, this.#options, this.#random);
     const event = {
@@ -318,16 +334,21 @@ export class TokenManager {
     return tokenSet;
   }
 
-  async #withRetries<T>(operation: TokenOperation, attempt: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  /**
+   * Sends a request until it succeeds, fails for good, runs out of attempts, or until the next
+   * attempt would start at or past `deadline` (clock time); each attempt's timeout ends there too.
+   */
+  async #withRetries<T>(operation: TokenOperation, deadline: number, attempt: (limits: RequestLimits) => Promise<T>): Promise<T> {
     const signal = this.#closeController.signal;
-    const { retry } = this.#options;
+    const { retry, requestTimeoutMs } = this.#options;
     for (let number = 1; ; number++) {
       try {
-        return await attempt(signal);
+        return await attempt({ signal, timeoutMs: Math.max(1, Math.min(requestTimeoutMs, deadline - this.#clock.now())) });
       } catch (error) {
         if (!(error instanceof AntPeerClientError) || !error.retryable || number >= retry.attempts) throw error;
         if (error.retryAfterMs !== undefined && error.retryAfterMs > retry.maxDelayMs) throw error;
         const delayMs = Math.max(backoffDelay(retry, number, this.#random), error.retryAfterMs ?? 0);
+        if (this.#clock.now() + delayMs >= deadline) throw error;
         this.#emit('retry', {
           operation,
           attempt: number,
@@ -396,6 +417,7 @@ export class TokenManager {
     const signal = this.#closeController.signal;
     signal.throwIfAborted();
     const release = await this.#store.lock?.(this.#options.storeKey, signal);
+    const deadline = this.#clock.now() + this.#options.deadlineMs;
     try {
       const stored = await this.#readStore();
       const refreshToken = (stored ?? this.#tokenSet)?.refreshToken;
@@ -406,7 +428,7 @@ export class TokenManager {
       await this.#store.delete(this.#options.storeKey);
       if (refreshToken !== undefined) {
         const { logoutUrl } = this.#options;
-        await this.#withRetries('logout', (attemptSignal) => requestLogout(this.#endpoint, logoutUrl, refreshToken, attemptSignal));
+        await this.#withRetries('logout', deadline, (limits) => requestLogout(this.#endpoint, logoutUrl, refreshToken, limits));
       }
       this.#emit('logout', {});
     } catch (error) {

@@ -17,9 +17,14 @@ import { parseRetryAfter } from './retry-after.js';
 export interface EndpointContext {
   fetch: typeof globalThis.fetch;
   now: () => number;
-  requestTimeoutMs: number;
   /** Every secret that must not appear in an error (password, tokens). */
   secrets: () => Iterable<string | undefined>;
+}
+
+/** What ends one request early: the manager closing, and a deadline for the answer, body included. */
+export interface RequestLimits {
+  signal: AbortSignal;
+  timeoutMs: number;
 }
 
 /** A grant request body, exactly as the contract shows it (raw JSON). */
@@ -52,10 +57,10 @@ export async function requestToken(
   context: EndpointContext,
   url: string,
   body: GrantBody,
-  signal: AbortSignal,
+  limits: RequestLimits,
 ): Promise<TokenResponse> {
   const kind = 'refresh_token' in body ? 'refresh' : 'login';
-  const answer = await postJson(context, url, body, signal);
+  const answer = await postJson(context, url, body, limits);
   if (answer.status !== 200) throw errorFromAnswer(context, answer, kind);
   return parseTokenResponse(context, answer);
 }
@@ -68,9 +73,9 @@ export async function requestLogout(
   context: EndpointContext,
   url: string,
   refreshToken: string,
-  signal: AbortSignal,
+  limits: RequestLimits,
 ): Promise<void> {
-  const answer = await postJson(context, url, { refresh_token: refreshToken }, signal);
+  const answer = await postJson(context, url, { refresh_token: refreshToken }, limits);
   if (answer.status >= 200 && answer.status < 300) return;
   const error = errorFromAnswer(context, answer, 'logout');
   if (error instanceof RefreshTokenRejectedError) return;
@@ -87,12 +92,12 @@ interface Answer {
 
 const TIMED_OUT = Symbol('timed out');
 
-async function postJson(context: EndpointContext, url: string, body: object, signal: AbortSignal): Promise<Answer> {
+async function postJson(context: EndpointContext, url: string, body: object, { signal, timeoutMs }: RequestLimits): Promise<Answer> {
   signal.throwIfAborted();
   const controller = new AbortController();
   const onAbort = (): void => controller.abort(signal.reason);
   signal.addEventListener('abort', onAbort, { once: true });
-  const timer = setTimeout(() => controller.abort(TIMED_OUT), context.requestTimeoutMs);
+  const timer = setTimeout(() => controller.abort(TIMED_OUT), timeoutMs);
   (timer as { unref?: () => void }).unref?.();
   try {
     const response = await context.fetch(url, {
@@ -115,7 +120,7 @@ async function postJson(context: EndpointContext, url: string, body: object, sig
   } catch (error) {
     if (controller.signal.aborted) {
       if (controller.signal.reason === TIMED_OUT) {
-        throw new TimeoutError(`No answer from the token service within ${context.requestTimeoutMs} ms`);
+        throw new TimeoutError(`No answer from the token service within ${timeoutMs} ms`);
       }
       throw signal.reason;
     }
