@@ -42,9 +42,11 @@ export interface TokenResponse {
   sessionState: string | undefined;
   scope: string | undefined;
   notBeforePolicy: number | undefined;
+  /** Local time when the request was sent: the server answered after it. */
+  sentAt: number;
   /** Local time when the answer arrived. */
   receivedAt: number;
-  /** The server's `Date` header, epoch ms, when it had a valid one. */
+  /** The server's `Date` header, epoch ms (whole seconds), when it had a valid one. */
   serverDate: number | undefined;
 }
 
@@ -87,6 +89,7 @@ interface Answer {
   redirected: boolean;
   headers: Headers;
   text: string;
+  sentAt: number;
   receivedAt: number;
 }
 
@@ -99,6 +102,7 @@ async function postJson(context: EndpointContext, url: string, body: object, { s
   signal.addEventListener('abort', onAbort, { once: true });
   const timer = setTimeout(() => controller.abort(TIMED_OUT), timeoutMs);
   (timer as { unref?: () => void }).unref?.();
+  const sentAt = context.now();
   try {
     const response = await context.fetch(url, {
       method: 'POST',
@@ -115,6 +119,7 @@ async function postJson(context: EndpointContext, url: string, body: object, { s
       redirected: response.type === 'opaqueredirect',
       headers: response.headers,
       text,
+      sentAt,
       receivedAt: context.now(),
     };
   } catch (error) {
@@ -217,6 +222,7 @@ function parseTokenResponse(context: EndpointContext, answer: Answer): TokenResp
     sessionState: typeof fields.session_state === 'string' ? fields.session_state : undefined,
     scope: typeof fields.scope === 'string' ? fields.scope : undefined,
     notBeforePolicy: seconds(fields['not-before-policy']),
+    sentAt: answer.sentAt,
     receivedAt: answer.receivedAt,
     serverDate: Number.isNaN(serverDate) ? undefined : serverDate,
   };
