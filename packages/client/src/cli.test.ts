@@ -126,8 +126,9 @@ describe('antpeer token', () => {
     const server = await startServer(t);
     const directory = await mkdtemp(join(tmpdir(), 'antpeer-cli-'));
     directories.push(directory);
-    const cli = fileURLToPath(new URL('./cli.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', cli, 'token', '--password-stdin'], {
+    // The installed command: the bin file, which runs the built dist/cli.js (npm test builds first).
+    const bin = fileURLToPath(new URL('../bin/antpeer.js', import.meta.url));
+    const child = spawn(process.execPath, [bin, 'token', '--password-stdin'], {
       env: { ...process.env, ANTPEER_BASE_URL: server.baseUrl, ANTPEER_USERNAME: 'app', ANTPEER_STORE_DIR: directory },
     });
     child.stdin.end(PASSWORD);

@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * `antpeer`: the client as a command, for scripts.
  *
@@ -10,12 +9,12 @@
  * so repeated calls reuse one token until it needs refreshing. The password comes from
  * `ANTPEER_PASSWORD` or stdin, never from an argument (arguments are visible to every user in `ps`).
  *
+ * The installed command is `bin/antpeer.js`, which calls {@link main}.
+ *
  * @module
  */
-import { realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { AntPeerClientError } from './errors.js';
 import { MemoryTokenStore } from './stores/memory.js';
@@ -189,17 +188,8 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   return text;
 }
 
-function isMainModule(): boolean {
-  const script = process.argv[1];
-  if (!script) return false;
-  try {
-    return realpathSync(script) === fileURLToPath(import.meta.url);
-  } catch {
-    return false;
-  }
-}
-
-if (isMainModule()) {
+/** Runs the command on this process's arguments and standard streams; sets the exit status. */
+export async function main(): Promise<void> {
   process.exitCode = await runCli(process.argv.slice(2), {
     env: process.env,
     readStdin: () => readAll(process.stdin),

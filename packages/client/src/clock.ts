@@ -1,7 +1,8 @@
 /**
  * Time, injected. The manager reads the time and sets timers only through a {@link Clock}, so tests
- * advance a fake clock instead of sleeping. (Per-request timeouts are real I/O deadlines and use the
- * runtime's own timers.)
+ * advance a fake clock instead of sleeping. (Per-request timeouts and the call deadline, `deadlineMs`,
+ * bound real I/O and use the runtime's own timers; a token operation counts its retries and
+ * back-off against its deadline on this clock.)
  *
  * @module
  */

@@ -121,7 +121,10 @@ export class NetworkError extends AntPeerClientError {
   }
 }
 
-/** No answer within the request timeout. Retried with back-off. */
+/**
+ * No answer within the request timeout (retried with back-off), or no token (or logout) within the
+ * call's deadline, `deadlineMs`.
+ */
 export class TimeoutError extends AntPeerClientError {
   constructor(message: string, details: ClientErrorDetails = {}) {
     super('ERR_TIMEOUT', message, true, details);

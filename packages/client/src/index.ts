@@ -4,7 +4,8 @@
  *
  * @module
  */
-export { TokenManager, type TokenManagerOptions, type WaitOptions } from './token-manager.js';
+export { TokenManager, type WaitOptions } from './token-manager.js';
+export type { TokenManagerOptions } from './options.js';
 export { systemClock, type Clock } from './clock.js';
 export { MemoryTokenStore } from './stores/memory.js';
 export { isTokenSet, type ReleaseLock, type TokenSet, type TokenStore } from './stores/token-store.js';

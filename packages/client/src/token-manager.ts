@@ -1,79 +1,13 @@
-import { systemClock, type Clock } from './clock.js';
-import { AntPeerClientError, ClosedError, RefreshTokenRejectedError } from './errors.js';
+import type { Clock } from './clock.js';
+import { AntPeerClientError, ClosedError, RefreshTokenRejectedError, TimeoutError } from './errors.js';
 import type { TokenManagerEvents, TokenManagerListener, TokenOperation } from './events.js';
 import { createAuthorizedFetch } from './fetch.js';
-import { backoffDelay, type BackoffSettings } from './lib/backoff.js';
-import { raceSignal, sleep } from './lib/sleep.js';
-import { requestLogout, requestToken, type EndpointContext, type GrantBody } from './lib/token-endpoint.js';
-import { isAccessTokenUsable, isRefreshTokenUsable, toTokenSet, type RefreshTiming } from './lib/token-set.js';
-import { MemoryTokenStore } from './stores/memory.js';
+import { backoffDelay } from './lib/backoff.js';
+import { raceDeadline, raceSignal, sleep } from './lib/sleep.js';
+import { requestLogout, requestToken, type EndpointContext, type GrantBody, type RequestLimits } from './lib/token-endpoint.js';
+import { isAccessTokenUsable, isRefreshTokenUsable, toTokenSet } from './lib/token-set.js';
+import { resolveOptions, type ResolvedOptions, type TokenManagerOptions } from './options.js';
 import { isTokenSet, type TokenSet, type TokenStore } from './stores/token-store.js';
-
-/** Options of {@link TokenManager}. Only `baseUrl`, `username` and `password` are required. */
-export interface TokenManagerOptions {
-  /**
-   * The API's base URL, e.g. `https://demo.etranzact.com/bankit-api/antPeer/v1`. The token endpoint
-   * is `{baseUrl}/auth/token`. Must be `https:` unless the host is loopback (see
-   * {@link TokenManagerOptions.dangerouslyAllowInsecureHttp}).
-   */
-  baseUrl: string | URL;
-  /** The client application's username. */
-  username: string;
-  /**
-   * The client application's password, or a function that returns it (called at each login, so a
-   * rotated secret is picked up). Never stored, logged, or put in an error.
-   */
-  password: string | (() => string | Promise<string>);
-  /** Where the tokens live; default a new {@link MemoryTokenStore}. Share a file store across processes. */
-  store?: TokenStore;
-  /** The key of this session in the store; default `{baseUrl} {username}`. */
-  storeKey?: string;
-  /** The `fetch` to use for every request; default the global one. */
-  fetch?: typeof globalThis.fetch;
-  /** Deadline for one request to the token service, body included; default 10 000 ms. */
-  requestTimeoutMs?: number;
-  /** Refresh once this share of the access token's lifetime has passed; default 0.8. */
-  refreshRatio?: number;
-  /** Refresh up to this share of the lifetime earlier, at random; default 0.1 (so 70–80 %). */
-  refreshJitter?: number;
-  /** Never send a token this close to its expiry (capped at a quarter of its lifetime); default 10 000 ms. */
-  expiryMarginMs?: number;
-  /**
-   * Retries of one token operation after a network error, a timeout, a 5xx or a 429: at most
-   * `attempts` requests, waiting an exponential back-off with jitter in between, never less than a
-   * `Retry-After`. A `Retry-After` longer than `maxDelayMs` ends the operation (and the back-off
-   * below honours it). Default `{ attempts: 4, baseDelayMs: 250, maxDelayMs: 10_000 }`.
-   */
-  retry?: Partial<BackoffSettings & { attempts: number }>;
-  /**
-   * After a token operation failed for a transient reason, calls that need a new token fail fast
-   * with the same error for this back-off (growing with consecutive failures); calls are served
-   * from the current token while it is valid. Default `{ baseDelayMs: 1_000, maxDelayMs: 30_000 }`.
-   */
-  failureBackoff?: Partial<BackoffSettings>;
-  /**
-   * After the server refused the credentials (or the request), calls fail fast with the same
-   * {@link AuthenticationError} for this back-off instead of trying again and tripping the server's
-   * lockout. Default `{ baseDelayMs: 5_000, maxDelayMs: 300_000 }`.
-   */
-  authFailureBackoff?: Partial<BackoffSettings>;
-  /**
-   * Set a timer (unref'd) to refresh ahead of expiry even when no call comes; default true.
-   * Without it, the first call past the refresh point starts the refresh in the background.
-   */
-  scheduleRefresh?: boolean;
-  /**
-   * Origins (besides the base URL's) that {@link TokenManager.fetch} may send the access token to.
-   * A request to any other origin is refused with a `TypeError`, so the token cannot leak.
-   */
-  trustedOrigins?: Iterable<string>;
-  /** The clock; default {@link systemClock}. Tests inject a fake one. */
-  clock?: Clock;
-  /** Randomness for jitter, in [0, 1); default `Math.random`. */
-  random?: () => number;
-  /** Allow a plain `http:` base URL on a non-loopback host. Sends the password in clear text. */
-  dangerouslyAllowInsecureHttp?: boolean;
-}
 
 /** Options of calls that may wait for a token. */
 export interface WaitOptions {
@@ -81,26 +15,40 @@ export interface WaitOptions {
   signal?: AbortSignal;
 }
 
-interface ResolvedOptions extends RefreshTiming {
-  tokenUrl: string;
-  logoutUrl: string;
-  apiBase: URL;
-  trustedOrigins: ReadonlySet<string>;
-  username: string;
-  password: string | (() => string | Promise<string>);
-  storeKey: string;
-  requestTimeoutMs: number;
-  retry: BackoffSettings & { attempts: number };
-  failureBackoff: BackoffSettings;
-  authFailureBackoff: BackoffSettings;
-  scheduleRefresh: boolean;
-}
-
+/** A token operation failed: until `until`, calls that need a new token fail fast with `error`. */
 interface FailureState {
   error: AntPeerClientError;
   until: number;
+  /** Consecutive failures, from 1: the back-off grows with it. */
   count: number;
 }
+
+/**
+ * Where the manager stands in getting a token. The token set itself is kept apart (`#tokenSet`):
+ * calls are served from it in every phase while it is valid. The transitions:
+ *
+ * | from          | event                                                  | to            |
+ * |---------------|--------------------------------------------------------|---------------|
+ * | `unloaded`    | the first call                                         | `loading`     |
+ * | `loading`     | the store was read                                     | `idle`        |
+ * | `idle`        | a call or the timer needs a new token                  | `obtaining`   |
+ * | `obtaining`   | a token was obtained or adopted from the store         | `idle`        |
+ * | `obtaining`   | it failed with an {@link AntPeerClientError}           | `backing-off` |
+ * | `obtaining`   | it failed otherwise (a bug, a bad password function)   | the phase before |
+ * | `backing-off` | a call before `failure.until`                          | (fails fast with `failure.error`) |
+ * | `backing-off` | a call or the timer from `failure.until` on            | `obtaining`, the failure count going on |
+ * | `backing-off` | logout                                                 | `idle`        |
+ * | any           | close                                                  | `closed`, for good |
+ *
+ * At most one operation is `obtaining` at a time: every caller that needs a token joins it.
+ */
+type Phase =
+  | { name: 'unloaded' }
+  | { name: 'loading'; loaded: Promise<void> }
+  | { name: 'idle' }
+  | { name: 'obtaining'; operation: Promise<TokenSet>; previousFailure: FailureState | undefined }
+  | { name: 'backing-off'; failure: FailureState }
+  | { name: 'closed'; closed: Promise<void> };
 
 /**
  * A second 401 `invalid_token` within this time after a token was replaced because of one does not
@@ -140,28 +88,27 @@ export class TokenManager {
   readonly #closeController = new AbortController();
   readonly #listeners = new Map<keyof TokenManagerEvents, Set<(event: never) => void>>();
 
+  /** The session's tokens, when there are some; kept in every phase. */
   #tokenSet: TokenSet | undefined;
-  #loading: Promise<void> | undefined;
-  #inflight: Promise<TokenSet> | undefined;
+  #phase: Phase = { name: 'unloaded' };
   /** Token operations and logouts run one after the other, in order. */
   #queue: Promise<unknown> = Promise.resolve();
-  #failure: FailureState | undefined;
+  /** The last token replaced because a resource server refused it (see {@link FORCED_REFRESH_MIN_INTERVAL_MS}). */
   #replacement: { rejected: string; at: number; promise: Promise<string | undefined> } | undefined;
   #cancelTimer: (() => void) | undefined;
+  /** The password of the last login, kept only to scrub it from error descriptions. */
   #lastPassword: string | undefined;
-  #closing: Promise<void> | undefined;
 
   /** @throws TypeError when an option is missing or invalid. */
   constructor(options: TokenManagerOptions) {
     this.#options = resolveOptions(options);
-    this.#store = options.store ?? new MemoryTokenStore();
-    this.#clock = options.clock ?? systemClock;
-    this.#random = options.random ?? Math.random;
-    const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.#store = this.#options.store;
+    this.#clock = this.#options.clock;
+    this.#random = this.#options.random;
+    const fetchImpl = this.#options.fetch;
     this.#endpoint = {
       fetch: fetchImpl,
       now: () => this.#clock.now(),
-      requestTimeoutMs: this.#options.requestTimeoutMs,
       secrets: () => [this.#lastPassword, this.#tokenSet?.accessToken, this.#tokenSet?.refreshToken],
     };
     this.fetch = createAuthorizedFetch({
@@ -175,9 +122,11 @@ export class TokenManager {
 
   /**
    * Returns an access token that is valid now: the current one, or a new one from a login or a
-   * refresh when it is missing or about to expire. Concurrent callers share one token request.
+   * refresh when it is missing or about to expire. Concurrent callers share one token request;
+   * each waits at most `deadlineMs`, or until its `signal` aborts.
    *
    * @throws {AuthenticationError} the credentials were refused (now or within the back-off period).
+   * @throws {TimeoutError} no token within `deadlineMs`.
    * @throws {AntPeerClientError} no token could be obtained (`code` says why).
    */
   async getAccessToken(options: WaitOptions = {}): Promise<string> {
@@ -195,12 +144,14 @@ export class TokenManager {
   /**
    * Ends the session: forgets the tokens here and in the store, and tells the server
    * (`POST {baseUrl}/auth/logout`), retrying transient failures. A later call logs in again.
+   * Waits at most `deadlineMs`, or until `signal` aborts; the logout goes on in the background.
    */
   async logout(options: WaitOptions = {}): Promise<void> {
     this.#assertOpen();
     const run = this.#queue.then(() => this.#runLogout());
     this.#queue = run.catch(() => undefined);
-    await raceSignal(run, options.signal);
+    const { deadlineMs } = this.#options;
+    await raceDeadline(run, deadlineMs, () => new TimeoutError(`The logout did not finish within ${deadlineMs} ms (deadlineMs)`), options.signal);
   }
 
   /**
@@ -209,11 +160,11 @@ export class TokenManager {
    * store for the next start; call {@link TokenManager.logout} first to end it. Idempotent.
    */
   close(): Promise<void> {
-    if (this.#closing) return this.#closing;
+    if (this.#phase.name === 'closed') return this.#phase.closed;
     this.#cancelTimer?.();
     this.#closeController.abort(new ClosedError());
-    this.#closing = this.#queue.then(() => undefined);
-    return this.#closing;
+    this.#phase = { name: 'closed', closed: this.#queue.then(() => undefined) };
+    return this.#phase.closed;
   }
 
   /**
@@ -241,28 +192,49 @@ export class TokenManager {
     if (this.#closeController.signal.aborted) throw this.#closeController.signal.reason;
   }
 
+  /** Moves to `next`, unless the manager was closed meanwhile: `closed` is for good. */
+  #enter(next: Phase): void {
+    if (this.#phase.name !== 'closed') this.#phase = next;
+  }
+
   async #validTokenSet(signal: AbortSignal | undefined, rejectedToken?: string): Promise<TokenSet> {
     this.#assertOpen();
     signal?.throwIfAborted();
-    if (!this.#tokenSet) await raceSignal(this.#load(), signal);
+    // The common case takes no timer: the current token is good.
+    const current = this.#servable(rejectedToken);
+    if (current) return current;
+    const { deadlineMs } = this.#options;
+    return raceDeadline(this.#loadOrObtain(rejectedToken), deadlineMs, () => new TimeoutError(`No access token within ${deadlineMs} ms (deadlineMs)`), signal);
+  }
+
+  async #loadOrObtain(rejectedToken: string | undefined): Promise<TokenSet> {
+    if (!this.#tokenSet) await this.#load();
+    return this.#servable(rejectedToken) ?? this.#obtain(rejectedToken);
+  }
+
+  /** The current token set when its access token can be handed out; starts a refresh when one is due. */
+  #servable(rejectedToken: string | undefined): TokenSet | undefined {
     const now = this.#clock.now();
     const current = this.#tokenSet;
-    if (current && current.accessToken !== rejectedToken && isAccessTokenUsable(current, now, this.#options)) {
-      if (now >= current.refreshAt) this.#refreshInBackground();
-      return current;
-    }
-    return raceSignal(this.#obtain(rejectedToken), signal);
+    if (!current || current.accessToken === rejectedToken || !isAccessTokenUsable(current, now, this.#options)) return undefined;
+    if (now >= current.refreshAt) this.#refreshInBackground();
+    return current;
   }
 
   /** Reads the store once, at the first call, so a restarted process keeps its session. */
   #load(): Promise<void> {
-    this.#loading ??= this.#readStore().then((stored) => {
+    const phase = this.#phase;
+    if (phase.name === 'loading') return phase.loaded;
+    if (phase.name !== 'unloaded') return Promise.resolve();
+    const loaded = this.#readStore().then((stored) => {
       if (stored && !this.#tokenSet) {
         this.#tokenSet = stored;
         this.#schedule();
       }
+      if (this.#phase.name === 'loading' && this.#phase.loaded === loaded) this.#enter({ name: 'idle' });
     });
-    return this.#loading;
+    this.#phase = { name: 'loading', loaded };
+    return loaded;
   }
 
   #refreshInBackground(): void {
@@ -273,23 +245,31 @@ export class TokenManager {
 
   /** The single flight: joins the token operation in progress, or starts one. */
   #obtain(rejectedToken?: string): Promise<TokenSet> {
-    if (this.#inflight) return this.#inflight;
-    const failure = this.#failure;
-    if (failure && this.#clock.now() < failure.until) return Promise.reject(failure.error);
-    const inflight = this.#queue
+    const phase = this.#phase;
+    if (phase.name === 'obtaining') return phase.operation;
+    if (phase.name === 'closed') return Promise.reject(this.#closeController.signal.reason);
+    const previousFailure = phase.name === 'backing-off' ? phase.failure : undefined;
+    if (previousFailure && this.#clock.now() < previousFailure.until) return Promise.reject(previousFailure.error);
+    const operation: Promise<TokenSet> = this.#queue
       .then(() => this.#runTokenOperation(rejectedToken))
       .finally(() => {
-        if (this.#inflight === inflight) this.#inflight = undefined;
+        // #succeeded and #recordFailure move on from `obtaining`; an error they do not classify leaves it here.
+        const after = this.#phase;
+        if (after.name === 'obtaining' && after.operation === operation) {
+          this.#enter(after.previousFailure ? { name: 'backing-off', failure: after.previousFailure } : { name: 'idle' });
+        }
       });
-    this.#inflight = inflight;
-    this.#queue = inflight.catch(() => undefined);
-    return inflight;
+    this.#phase = { name: 'obtaining', operation, previousFailure };
+    this.#queue = operation.catch(() => undefined);
+    return operation;
   }
 
   async #runTokenOperation(rejectedToken: string | undefined): Promise<TokenSet> {
     const signal = this.#closeController.signal;
     signal.throwIfAborted();
     const release = await this.#store.lock?.(this.#options.storeKey, signal);
+    // The requests, retries and back-off of this operation fit in one deadline (callers have their own).
+    const deadline = this.#clock.now() + this.#options.deadlineMs;
     try {
       // Another process sharing the store may have done the work while we waited for the lock.
       const stored = await this.#readStore();
@@ -306,14 +286,14 @@ export class TokenManager {
       let tokenSet: TokenSet;
       if (previous && isRefreshTokenUsable(previous, now, this.#options)) {
         try {
-          tokenSet = await this.#grant('refresh', previous);
+          tokenSet = await this.#grant('refresh', previous, deadline);
         } catch (error) {
           if (!(error instanceof RefreshTokenRejectedError)) throw error;
           this.#emit('failure', { operation: 'refresh', error });
-          tokenSet = await this.#grant('login', undefined);
+          tokenSet = await this.#grant('login', undefined, deadline);
         }
       } else {
-        tokenSet = await this.#grant('login', undefined);
+        tokenSet = await this.#grant('login', undefined, deadline);
       }
       this.#tokenSet = tokenSet;
       await this.#writeStore(tokenSet);
@@ -327,7 +307,7 @@ export class TokenManager {
     }
   }
 
-  async #grant(kind: 'login' | 'refresh', previous: TokenSet | undefined): Promise<TokenSet> {
+  async #grant(kind: 'login' | 'refresh', previous: TokenSet | undefined, deadline: number): Promise<TokenSet> {
     const started = this.#clock.now();
     let body: GrantBody;
     if (kind === 'refresh' && previous?.refreshToken) {
@@ -340,8 +320,8 @@ export class TokenManager {
       this.#lastPassword = password;
       body = { username: this.#options.username, password };
     }
-    const response = await this.#withRetries(kind, (signal) =>
-      requestToken(this.#endpoint, this.#options.tokenUrl, body, signal),
+    const response = await this.#withRetries(kind, deadline, (limits) =>
+      requestToken(this.#endpoint, this.#options.tokenUrl, body, limits),
     );
     const tokenSet = toTokenSet(response, previous, this.#options, this.#random);
     const event = {
@@ -354,16 +334,21 @@ export class TokenManager {
     return tokenSet;
   }
 
-  async #withRetries<T>(operation: TokenOperation, attempt: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  /**
+   * Sends a request until it succeeds, fails for good, runs out of attempts, or until the next
+   * attempt would start at or past `deadline` (clock time); each attempt's timeout ends there too.
+   */
+  async #withRetries<T>(operation: TokenOperation, deadline: number, attempt: (limits: RequestLimits) => Promise<T>): Promise<T> {
     const signal = this.#closeController.signal;
-    const { retry } = this.#options;
+    const { retry, requestTimeoutMs } = this.#options;
     for (let number = 1; ; number++) {
       try {
-        return await attempt(signal);
+        return await attempt({ signal, timeoutMs: Math.max(1, Math.min(requestTimeoutMs, deadline - this.#clock.now())) });
       } catch (error) {
         if (!(error instanceof AntPeerClientError) || !error.retryable || number >= retry.attempts) throw error;
         if (error.retryAfterMs !== undefined && error.retryAfterMs > retry.maxDelayMs) throw error;
         const delayMs = Math.max(backoffDelay(retry, number, this.#random), error.retryAfterMs ?? 0);
+        if (this.#clock.now() + delayMs >= deadline) throw error;
         this.#emit('retry', {
           operation,
           attempt: number,
@@ -377,7 +362,7 @@ export class TokenManager {
   }
 
   #succeeded(): void {
-    this.#failure = undefined;
+    this.#enter({ name: 'idle' });
     this.#schedule();
   }
 
@@ -387,12 +372,13 @@ export class TokenManager {
       this.#emit('failure', { operation, error: asError(error) });
       return;
     }
-    const count = (this.#failure?.count ?? 0) + 1;
+    const previous = this.#phase.name === 'obtaining' ? this.#phase.previousFailure : undefined;
+    const count = (previous?.count ?? 0) + 1;
     const settings = error.retryable ? this.#options.failureBackoff : this.#options.authFailureBackoff;
     const now = this.#clock.now();
     const until = now + Math.max(backoffDelay(settings, count, this.#random), error.retryAfterMs ?? 0);
     error.retryAt = until;
-    this.#failure = { error, until, count };
+    this.#enter({ name: 'backing-off', failure: { error, until, count } });
     this.#emit('failure', { operation: error.code === 'ERR_AUTHENTICATION' ? 'login' : operation, error });
     if (error.retryable) this.#schedule();
   }
@@ -403,7 +389,7 @@ export class TokenManager {
     this.#cancelTimer = undefined;
     const tokenSet = this.#tokenSet;
     if (!this.#options.scheduleRefresh || !tokenSet || this.#closeController.signal.aborted) return;
-    const at = Math.max(tokenSet.refreshAt, this.#failure?.until ?? 0);
+    const at = Math.max(tokenSet.refreshAt, this.#phase.name === 'backing-off' ? this.#phase.failure.until : 0);
     this.#cancelTimer = this.#clock.setTimer(() => {
       this.#cancelTimer = undefined;
       if (!this.#closeController.signal.aborted) this.#refreshInBackground();
@@ -431,17 +417,18 @@ export class TokenManager {
     const signal = this.#closeController.signal;
     signal.throwIfAborted();
     const release = await this.#store.lock?.(this.#options.storeKey, signal);
+    const deadline = this.#clock.now() + this.#options.deadlineMs;
     try {
       const stored = await this.#readStore();
       const refreshToken = (stored ?? this.#tokenSet)?.refreshToken;
       this.#tokenSet = undefined;
-      this.#failure = undefined;
+      this.#forgetFailure();
       this.#cancelTimer?.();
       this.#cancelTimer = undefined;
       await this.#store.delete(this.#options.storeKey);
       if (refreshToken !== undefined) {
         const { logoutUrl } = this.#options;
-        await this.#withRetries('logout', (attemptSignal) => requestLogout(this.#endpoint, logoutUrl, refreshToken, attemptSignal));
+        await this.#withRetries('logout', deadline, (limits) => requestLogout(this.#endpoint, logoutUrl, refreshToken, limits));
       }
       this.#emit('logout', {});
     } catch (error) {
@@ -450,6 +437,14 @@ export class TokenManager {
     } finally {
       await release?.().catch((error: unknown) => this.#emit('failure', { operation: 'store', error: asError(error) }));
     }
+  }
+
+  /** After a logout, the next login is a first try: no back-off, no failure count. */
+  #forgetFailure(): void {
+    const phase = this.#phase;
+    if (phase.name === 'backing-off') this.#enter({ name: 'idle' });
+    // An operation queued behind the logout starts its count afresh.
+    if (phase.name === 'obtaining') this.#phase = { ...phase, previousFailure: undefined };
   }
 
   async #readStore(): Promise<TokenSet | undefined> {
@@ -486,88 +481,4 @@ export class TokenManager {
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
-}
-
-function resolveOptions(options: TokenManagerOptions): ResolvedOptions {
-  if (!options || typeof options !== 'object') throw new TypeError('TokenManager needs an options object');
-  const base = parseBaseUrl(options.baseUrl, options.dangerouslyAllowInsecureHttp === true);
-  if (typeof options.username !== 'string' || options.username.length === 0) {
-    throw new TypeError('username must be a non-empty string');
-  }
-  const { password } = options;
-  if (!(typeof password === 'function' || (typeof password === 'string' && password.length > 0))) {
-    throw new TypeError('password must be a non-empty string or a function that returns one');
-  }
-  const baseHref = base.href.replace(/\/+$/, '');
-  const trustedOrigins = new Set([base.origin]);
-  for (const origin of options.trustedOrigins ?? []) trustedOrigins.add(new URL(origin).origin);
-  const retry = options.retry ?? {};
-  return Object.freeze({
-    tokenUrl: `${baseHref}/auth/token`,
-    logoutUrl: `${baseHref}/auth/logout`,
-    apiBase: new URL(`${baseHref}/`),
-    trustedOrigins,
-    username: options.username,
-    password,
-    storeKey: options.storeKey ?? `${baseHref} ${options.username}`,
-    requestTimeoutMs: positive('requestTimeoutMs', options.requestTimeoutMs, 10_000),
-    refreshRatio: share('refreshRatio', options.refreshRatio, 0.8),
-    refreshJitter: share('refreshJitter', options.refreshJitter, 0.1),
-    expiryMarginMs: nonNegative('expiryMarginMs', options.expiryMarginMs, 10_000),
-    retry: {
-      attempts: Math.floor(positive('retry.attempts', retry.attempts, 4)),
-      ...backoffSettings('retry', retry, 250, 10_000),
-    },
-    failureBackoff: backoffSettings('failureBackoff', options.failureBackoff, 1_000, 30_000),
-    authFailureBackoff: backoffSettings('authFailureBackoff', options.authFailureBackoff, 5_000, 300_000),
-    scheduleRefresh: options.scheduleRefresh ?? true,
-  });
-}
-
-function parseBaseUrl(value: string | URL, allowInsecure: boolean): URL {
-  let url: URL;
-  try {
-    url = new URL(String(value));
-  } catch {
-    throw new TypeError('baseUrl must be an absolute URL, e.g. https://demo.etranzact.com/bankit-api/antPeer/v1');
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError('baseUrl must be an http(s) URL');
-  if (url.username || url.password) throw new TypeError('baseUrl must not contain credentials');
-  if (url.search || url.hash) throw new TypeError('baseUrl must not have a query or a fragment');
-  if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
-    if (!allowInsecure) {
-      throw new TypeError('baseUrl must be https: (plain http would send the password in clear text); see dangerouslyAllowInsecureHttp');
-    }
-    console.warn(`[@antpeer/client] dangerouslyAllowInsecureHttp: sending credentials and tokens in clear text to ${url.origin}`);
-  }
-  return url;
-}
-
-function isLoopback(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname);
-}
-
-function backoffSettings(name: string, value: Partial<BackoffSettings> | undefined, base: number, max: number): BackoffSettings {
-  const baseDelayMs = nonNegative(`${name}.baseDelayMs`, value?.baseDelayMs, base);
-  const maxDelayMs = nonNegative(`${name}.maxDelayMs`, value?.maxDelayMs, Math.max(max, baseDelayMs));
-  if (maxDelayMs < baseDelayMs) throw new TypeError(`${name}.maxDelayMs must not be less than ${name}.baseDelayMs`);
-  return { baseDelayMs, maxDelayMs };
-}
-
-function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new TypeError(`${name} must be a positive number`);
-  return value;
-}
-
-function nonNegative(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new TypeError(`${name} must be a non-negative number`);
-  return value;
-}
-
-function share(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !(value >= 0 && value <= 1)) throw new TypeError(`${name} must be a number from 0 to 1`);
-  return value;
 }

@@ -38,3 +38,36 @@ export function raceSignal<T>(promise: Promise<T>, signal?: AbortSignal): Promis
     );
   });
 }
+
+/**
+ * Settles like `promise`, but rejects with `timeout()` once `ms` have passed, or with the signal's
+ * reason as soon as `signal` aborts. The timer is the runtime's own (unref'd), like a request
+ * timeout: what is waited for is I/O, which runs in real time whatever the injected clock says.
+ */
+export function raceDeadline<T>(promise: Promise<T>, ms: number, timeout: () => Error, signal?: AbortSignal): Promise<T> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      reject(timeout());
+    }, ms);
+    (timer as { unref?: () => void }).unref?.();
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}

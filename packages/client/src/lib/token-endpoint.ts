@@ -17,9 +17,14 @@ import { parseRetryAfter } from './retry-after.js';
 export interface EndpointContext {
   fetch: typeof globalThis.fetch;
   now: () => number;
-  requestTimeoutMs: number;
   /** Every secret that must not appear in an error (password, tokens). */
   secrets: () => Iterable<string | undefined>;
+}
+
+/** What ends one request early: the manager closing, and a deadline for the answer, body included. */
+export interface RequestLimits {
+  signal: AbortSignal;
+  timeoutMs: number;
 }
 
 /** A grant request body, exactly as the contract shows it (raw JSON). */
@@ -37,9 +42,11 @@ export interface TokenResponse {
   sessionState: string | undefined;
   scope: string | undefined;
   notBeforePolicy: number | undefined;
+  /** Local time when the request was sent: the server answered after it. */
+  sentAt: number;
   /** Local time when the answer arrived. */
   receivedAt: number;
-  /** The server's `Date` header, epoch ms, when it had a valid one. */
+  /** The server's `Date` header, epoch ms (whole seconds), when it had a valid one. */
   serverDate: number | undefined;
 }
 
@@ -52,10 +59,10 @@ export async function requestToken(
   context: EndpointContext,
   url: string,
   body: GrantBody,
-  signal: AbortSignal,
+  limits: RequestLimits,
 ): Promise<TokenResponse> {
   const kind = 'refresh_token' in body ? 'refresh' : 'login';
-  const answer = await postJson(context, url, body, signal);
+  const answer = await postJson(context, url, body, limits);
   if (answer.status !== 200) throw errorFromAnswer(context, answer, kind);
   return parseTokenResponse(context, answer);
 }
@@ -68,9 +75,9 @@ export async function requestLogout(
   context: EndpointContext,
   url: string,
   refreshToken: string,
-  signal: AbortSignal,
+  limits: RequestLimits,
 ): Promise<void> {
-  const answer = await postJson(context, url, { refresh_token: refreshToken }, signal);
+  const answer = await postJson(context, url, { refresh_token: refreshToken }, limits);
   if (answer.status >= 200 && answer.status < 300) return;
   const error = errorFromAnswer(context, answer, 'logout');
   if (error instanceof RefreshTokenRejectedError) return;
@@ -82,18 +89,20 @@ interface Answer {
   redirected: boolean;
   headers: Headers;
   text: string;
+  sentAt: number;
   receivedAt: number;
 }
 
 const TIMED_OUT = Symbol('timed out');
 
-async function postJson(context: EndpointContext, url: string, body: object, signal: AbortSignal): Promise<Answer> {
+async function postJson(context: EndpointContext, url: string, body: object, { signal, timeoutMs }: RequestLimits): Promise<Answer> {
   signal.throwIfAborted();
   const controller = new AbortController();
   const onAbort = (): void => controller.abort(signal.reason);
   signal.addEventListener('abort', onAbort, { once: true });
-  const timer = setTimeout(() => controller.abort(TIMED_OUT), context.requestTimeoutMs);
+  const timer = setTimeout(() => controller.abort(TIMED_OUT), timeoutMs);
   (timer as { unref?: () => void }).unref?.();
+  const sentAt = context.now();
   try {
     const response = await context.fetch(url, {
       method: 'POST',
@@ -110,12 +119,13 @@ async function postJson(context: EndpointContext, url: string, body: object, sig
       redirected: response.type === 'opaqueredirect',
       headers: response.headers,
       text,
+      sentAt,
       receivedAt: context.now(),
     };
   } catch (error) {
     if (controller.signal.aborted) {
       if (controller.signal.reason === TIMED_OUT) {
-        throw new TimeoutError(`No answer from the token service within ${context.requestTimeoutMs} ms`);
+        throw new TimeoutError(`No answer from the token service within ${timeoutMs} ms`);
       }
       throw signal.reason;
     }
@@ -212,6 +222,7 @@ function parseTokenResponse(context: EndpointContext, answer: Answer): TokenResp
     sessionState: typeof fields.session_state === 'string' ? fields.session_state : undefined,
     scope: typeof fields.scope === 'string' ? fields.scope : undefined,
     notBeforePolicy: seconds(fields['not-before-policy']),
+    sentAt: answer.sentAt,
     receivedAt: answer.receivedAt,
     serverDate: Number.isNaN(serverDate) ? undefined : serverDate,
   };

@@ -22,21 +22,24 @@ function answer(overrides: Partial<TokenResponse> = {}): TokenResponse {
     sessionState: 's',
     scope: '',
     notBeforePolicy: 0,
+    sentAt: NOW,
     receivedAt: NOW,
     serverDate: undefined,
     ...overrides,
   };
 }
 
-test('times count from when the answer arrived', () => {
-  const set = toTokenSet(answer(), undefined, timing, () => 0);
-  assert.equal(set.expiresAt, NOW + 900_000);
-  assert.equal(set.refreshAt, NOW + 720_000);
-  assert.equal(set.refreshExpiresAt, NOW + 1_800_000);
-  assert.equal(isAccessTokenUsable(set, NOW + 889_000, timing), true);
-  assert.equal(isAccessTokenUsable(set, NOW + 890_000, timing), false, 'not within the margin before expiry');
-  assert.equal(isRefreshTokenUsable(set, NOW + 1_789_999, timing), true);
-  assert.equal(isRefreshTokenUsable(set, NOW + 1_790_000, timing), false);
+test('times count from when the request was sent, and a whole-second expires_in loses a second', () => {
+  const set = toTokenSet(answer({ sentAt: NOW - 200 }), undefined, timing, () => 0);
+  assert.equal(set.obtainedAt, NOW);
+  assert.equal(set.expiresAt, NOW - 200 + 899_000);
+  assert.equal(set.refreshExpiresAt, NOW - 200 + 1_800_000);
+  const lifetime = set.expiresAt - NOW;
+  assert.equal(set.refreshAt, NOW + lifetime * 0.8);
+  assert.equal(isAccessTokenUsable(set, set.expiresAt - 10_001, timing), true);
+  assert.equal(isAccessTokenUsable(set, set.expiresAt - 10_000, timing), false, 'not within the margin before expiry');
+  assert.equal(isRefreshTokenUsable(set, NOW - 200 + 1_789_999, timing), true);
+  assert.equal(isRefreshTokenUsable(set, NOW - 200 + 1_790_000, timing), false);
 });
 
 test("a JWT exp is put on the local clock through the server's Date header", () => {
@@ -45,18 +48,19 @@ test("a JWT exp is put on the local clock through the server's Date header", () 
   const token = jwt({ exp: (NOW + skew + 300_000) / 1000 });
   const set = toTokenSet(answer({ accessToken: token, serverDate: NOW + skew }), undefined, timing, () => 0);
   assert.equal(set.serverSkewMs, skew);
-  assert.equal(set.expiresAt, NOW + 300_000);
+  // The Date header is cut to the second: the server's clock may be up to 1 s further ahead.
+  assert.equal(set.expiresAt, NOW + 299_000);
 });
 
 test('a JWT exp is not trusted over expires_in without a Date header to correct it', () => {
   const token = jwt({ exp: (NOW - 3_600_000) / 1000 }); // a server clock an hour behind
   const set = toTokenSet(answer({ accessToken: token }), undefined, timing, () => 0);
-  assert.equal(set.expiresAt, NOW + 900_000);
+  assert.equal(set.expiresAt, NOW + 899_000);
 });
 
 test('a refresh answer without a refresh token keeps the previous one and its expiry', () => {
   const previous = toTokenSet(answer(), undefined, timing, () => 0);
-  const next = toTokenSet(answer({ refreshToken: undefined, refreshExpiresIn: undefined, receivedAt: NOW + 1000 }), previous, timing, () => 0);
+  const next = toTokenSet(answer({ refreshToken: undefined, refreshExpiresIn: undefined, sentAt: NOW + 1000, receivedAt: NOW + 1000 }), previous, timing, () => 0);
   assert.equal(next.refreshToken, 'r1');
   assert.equal(next.refreshExpiresAt, previous.refreshExpiresAt);
 });
@@ -68,6 +72,16 @@ test('an answer without any expiry, or already expired, is refused', () => {
 
 test('a short lifetime still leaves time between the refresh point and expiry', () => {
   const set = toTokenSet(answer({ expiresIn: 8 }), undefined, timing, () => 0);
-  assert.ok(set.refreshAt < set.expiresAt - 2_000 + 1);
+  assert.ok(set.refreshAt <= set.expiresAt - 1_750, 'a quarter of the 7 s counted');
   assert.equal(isAccessTokenUsable(set, NOW + 5_000, timing), true);
+});
+
+test('a fractional expires_in is taken as it is: only whole seconds may have been rounded up', () => {
+  assert.equal(toTokenSet(answer({ expiresIn: 2.5 }), undefined, timing, () => 0).expiresAt, NOW + 2_500);
+});
+
+test('the margin is rounded up to the millisecond', () => {
+  const set = toTokenSet(answer({ expiresIn: 3.003 }), undefined, timing, () => 0); // margin 750.75 ms
+  assert.equal(isAccessTokenUsable(set, NOW + 3_003 - 752, timing), true);
+  assert.equal(isAccessTokenUsable(set, NOW + 3_003 - 751, timing), false);
 });

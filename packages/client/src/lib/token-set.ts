@@ -14,9 +14,18 @@ export interface RefreshTiming {
 }
 
 /**
- * Turns a token answer into the {@link TokenSet} the manager keeps. Times count from when the answer
- * arrived, on the local clock, so local clock skew does not matter; when the access token is a JWT
- * its `exp` is a second opinion, converted to the local clock through the server's `Date` header.
+ * Turns a token answer into the {@link TokenSet} the manager keeps. Times are on the local clock, so
+ * local clock skew does not matter, and the expiry is estimated on the safe side, never later than
+ * the server's own clock could put it:
+ *
+ * - `expires_in` (RFC 6749 §5.1) counts from when the request was sent, since the server started
+ *   counting later; and a whole number of seconds loses one, since a server whose `exp` is whole
+ *   seconds rounds the lifetime up (a 3 s token issued at 12.9 s expires at 15 s, 2.1 s later).
+ * - when the access token is a JWT, its `exp` (RFC 7519 §4.1.4) is a second opinion, put on the
+ *   local clock with the largest offset the server's `Date` header allows: the header was written
+ *   between sending and receiving and is cut to the second, so the server's clock is at most
+ *   `Date + 1 s − sentAt` ahead of ours.
+ *
  * A refresh answer without a refresh token keeps the previous one (RFC 6749 §6).
  */
 export function toTokenSet(
@@ -25,22 +34,24 @@ export function toTokenSet(
   timing: RefreshTiming,
   random: () => number,
 ): TokenSet {
-  const { receivedAt, serverDate } = response;
+  const { sentAt, receivedAt, serverDate } = response;
   const serverSkewMs = serverDate === undefined ? undefined : serverDate - receivedAt;
   const candidates: number[] = [];
-  if (response.expiresIn !== undefined) candidates.push(receivedAt + response.expiresIn * 1000);
+  const { expiresIn } = response;
+  if (expiresIn !== undefined) candidates.push(sentAt + expiresIn * 1000 - (Number.isInteger(expiresIn) ? 1000 : 0));
   const jwtExpiry = readJwtExpiry(response.accessToken);
   // Without the server's Date we cannot put its clock on ours; then `exp` is only a last resort.
-  if (jwtExpiry !== undefined && (serverSkewMs !== undefined || candidates.length === 0)) {
-    candidates.push(jwtExpiry * 1000 - (serverSkewMs ?? 0));
+  if (jwtExpiry !== undefined && (serverDate !== undefined || candidates.length === 0)) {
+    const largestSkewMs = serverDate === undefined ? 0 : serverDate + 1000 - sentAt;
+    candidates.push(jwtExpiry * 1000 - largestSkewMs);
   }
   if (candidates.length === 0) {
     throw new InvalidResponseError('The token response has no expires_in', { status: 200 });
   }
-  const expiresAt = Math.min(...candidates);
+  const expiresAt = Math.floor(Math.min(...candidates));
   const lifetime = expiresAt - receivedAt;
   if (lifetime <= 0) {
-    throw new InvalidResponseError('The token service gave an access token that has already expired', { status: 200 });
+    throw new InvalidResponseError('The token service gave an access token that has expired, or may have, by the time it arrived', { status: 200 });
   }
   const share = Math.max(0, timing.refreshRatio - timing.refreshJitter * random());
   const refreshAt = Math.min(receivedAt + lifetime * share, expiresAt - expiryMargin(lifetime, timing));
@@ -49,7 +60,7 @@ export function toTokenSet(
   const refreshToken = response.refreshToken ?? previous?.refreshToken;
   const refreshExpiresAt =
     response.refreshExpiresIn !== undefined
-      ? receivedAt + response.refreshExpiresIn * 1000
+      ? sentAt + response.refreshExpiresIn * 1000
       : rotated
         ? undefined
         : previous?.refreshExpiresAt;
@@ -83,6 +94,7 @@ export function isRefreshTokenUsable(tokenSet: TokenSet, now: number, timing: Re
   return now < tokenSet.refreshExpiresAt - expiryMargin(tokenSet.refreshExpiresAt - tokenSet.obtainedAt, timing);
 }
 
+/** The margin scales down with short lifetimes (a quarter of them), rounded up to the millisecond. */
 function expiryMargin(lifetime: number, timing: RefreshTiming): number {
-  return Math.min(timing.expiryMarginMs, Math.max(0, lifetime) / 4);
+  return Math.ceil(Math.min(timing.expiryMarginMs, Math.max(0, lifetime) / 4));
 }

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { LockTimeoutError } from '../errors.js';
 import { FakeServer } from '../test/fake-server.js';
 import { PASSWORD } from '../test/setup.js';
-import { describeTokenStore, sampleTokenSet } from '../test/store-conformance.js';
+import { describeTokenStore, sampleTokenSet } from '../testing/store-conformance.js';
 import { TokenManager } from '../token-manager.js';
 import { FileTokenStore } from './file.js';
 

@@ -1,4 +1,4 @@
-import { describeTokenStore } from '../test/store-conformance.js';
+import { describeTokenStore } from '../testing/store-conformance.js';
 import { MemoryTokenStore } from './memory.js';
 
 describeTokenStore('MemoryTokenStore', async () => new MemoryTokenStore());

@@ -16,6 +16,8 @@ export type Fault =
   | { kind: 'status'; status: number; body?: unknown; headers?: Record<string, string> }
   /** Never answer (the client's timeout must fire). */
   | { kind: 'hang' }
+  /** Answer normally, but only once `release` settles. */
+  | { kind: 'hold'; release: Promise<unknown> }
   /** Process the grant (rotating the refresh token), then drop the connection: a lost response. */
   | { kind: 'drop-after' }
   /** Drop the connection before processing anything. */
@@ -158,6 +160,7 @@ export class FakeServer {
 
     const fault = this.faults.shift();
     if (fault?.kind === 'hang') return; // closeAllConnections cleans up
+    if (fault?.kind === 'hold') await fault.release;
     if (fault?.kind === 'reset') {
       req.socket.destroy();
       return;

@@ -1,6 +1,7 @@
 import type { TestContext } from 'node:test';
 import type { TokenManagerEvents } from '../events.js';
-import { TokenManager, type TokenManagerOptions } from '../token-manager.js';
+import type { TokenManagerOptions } from '../options.js';
+import { TokenManager } from '../token-manager.js';
 import { FakeClock } from './fake-clock.js';
 import { FakeServer, type FakeServerOptions } from './fake-server.js';
 

@@ -1,11 +1,23 @@
 /**
- * The conformance suite every {@link TokenStore} must pass. Call it from the store's test file:
- * `describeTokenStore('my store', async () => new MyStore(...))`.
+ * The conformance suite every {@link TokenStore} must pass, published as `@antpeer/client/testing`
+ * so that the author of a store can run it. From the store's test file, run with `node --test`:
+ *
+ * ```ts
+ * import { describeTokenStore } from '@antpeer/client/testing';
+ *
+ * describeTokenStore('RedisTokenStore', async () => new RedisTokenStore({ client, prefix: randomUUID() }));
+ * ```
+ *
+ * `create` is called once per test and must give a store that holds nothing yet. The lock tests
+ * run only when the store has `lock`. Node only: the suite uses `node:test` and `node:assert`.
+ *
+ * @module
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { TokenSet, TokenStore } from '../stores/token-store.js';
 
+/** A complete, valid {@link TokenSet} with every optional field set; `overrides` replace fields. */
 export function sampleTokenSet(overrides: Partial<TokenSet> = {}): TokenSet {
   return {
     version: 1,
@@ -24,6 +36,11 @@ export function sampleTokenSet(overrides: Partial<TokenSet> = {}): TokenSet {
   };
 }
 
+/**
+ * Declares the conformance tests of a store (a `node:test` suite named after `name`): get, set and
+ * delete keep keys apart and copy values, and `lock`, when there is one, is exclusive per key and
+ * gives up when its signal aborts.
+ */
 export function describeTokenStore(name: string, create: () => Promise<TokenStore>): void {
   describe(`${name} (token store conformance)`, () => {
     test('gives undefined for a key it does not hold', async () => {
