@@ -43,7 +43,7 @@ export async function issueTokens(
   const issuedAt = Math.max(Math.floor(now / 1000), Math.ceil(policy / 1000));
   const maxRemaining = Math.max(0, Math.floor((session.maxExpiresAt - now) / 1000));
   const expiresIn = Math.min(Math.floor(deps.config.accessTokenTtlMs / 1000), maxRemaining);
-  const accessToken = await signAccessToken(deps.keys, {
+  const accessToken = signAccessToken(deps.keys, {
     issuer: deps.config.issuer,
     audience: deps.config.audience,
     subject: user.id,

@@ -3,6 +3,7 @@ import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { Clock } from '../clock.js';
 import type { SigningAlgorithm } from '../config.js';
 import type { KeyStore, StoredKey } from '../store/port.js';
+import { encodeProtectedHeader } from './access-token.js';
 import { open, seal } from './secret-box.js';
 
 const SEAL_PURPOSE = 'antpeer signing key';
@@ -14,6 +15,8 @@ export interface SigningKey {
   kid: string;
   alg: SigningAlgorithm;
   privateKey: KeyObject;
+  /** The protected header of the tokens it signs, in base64url. */
+  encodedHeader: string;
 }
 
 /** RFC 7517 JSON Web Key Set. */
@@ -75,7 +78,8 @@ export class KeyRing {
     const current = this.#stored.find((key) => key.retiredAt === null);
     if (current && current.kid !== this.#active?.kid) {
       const pem = open(this.secret, SEAL_PURPOSE, current.sealedPrivateKey);
-      this.#active = { kid: current.kid, alg: current.alg as SigningAlgorithm, privateKey: createPrivateKey(pem) };
+      const alg = current.alg as SigningAlgorithm;
+      this.#active = { kid: current.kid, alg, privateKey: createPrivateKey(pem), encodedHeader: encodeProtectedHeader(alg, current.kid) };
     }
     this.#refreshJwks();
   }
