@@ -91,6 +91,9 @@ export interface SessionPolicy {
   graceMs: number;
   /** Most sessions a client application may have active at once; a login beyond it is refused. */
   maxActivePerUser: number;
+  /** Most refreshes of one session within `refreshWindowMs`; more are answered 429. */
+  refreshLimit: number;
+  refreshWindowMs: number;
 }
 
 /** Housekeeping; durations in milliseconds. */
@@ -293,6 +296,8 @@ export function loadConfig(env: Source = process.env): Readonly<Config> {
       maxMs: sessionMax * SECOND_MS,
       graceMs: integer(source, 'ANTPEER_REFRESH_GRACE', 10, 0, 300) * SECOND_MS,
       maxActivePerUser: integer(source, 'ANTPEER_MAX_SESSIONS_PER_CLIENT', 1000, 1, 10_000_000),
+      refreshLimit: integer(source, 'ANTPEER_SESSION_REFRESH_LIMIT', 60, 1, 1_000_000),
+      refreshWindowMs: integer(source, 'ANTPEER_SESSION_REFRESH_WINDOW', 60, 1, 86_400) * SECOND_MS,
     }),
     signingAlgorithm: signingAlgorithm as SigningAlgorithm,
     bootstrapUsername,

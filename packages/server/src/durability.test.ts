@@ -40,7 +40,7 @@ describe('refresh tokens survive kill -9 of the server', () => {
 
   test('the delivered token works after kill -9 and the consumed one is a reuse that revokes the session', async () => {
     const dir = dataDir();
-    const env = { ANTPEER_REFRESH_GRACE: '0' };
+    const env = { ANTPEER_REFRESH_GRACE: '0', ANTPEER_SESSION_REFRESH_LIMIT: '100000' };
     let serve = await start(dir, env);
     const tokenA = (await login(serve.tokenUrl, CLIENT.username, CLIENT.password)).refresh_token;
     const tokenB = refreshTokenOf(await refresh(serve.tokenUrl, tokenA));
@@ -60,7 +60,7 @@ describe('refresh tokens survive kill -9 of the server', () => {
 
   test('after many refreshes and kill -9, the last delivered token works and the one before it is consumed', async () => {
     const dir = dataDir();
-    const env = { ANTPEER_REFRESH_GRACE: '0' };
+    const env = { ANTPEER_REFRESH_GRACE: '0', ANTPEER_SESSION_REFRESH_LIMIT: '100000' };
     let serve = await start(dir, env);
     const tokens = [(await login(serve.tokenUrl, CLIENT.username, CLIENT.password)).refresh_token];
     for (let i = 0; i < 100; i += 1) tokens.push(refreshTokenOf(await refresh(serve.tokenUrl, tokens.at(-1) as string)));

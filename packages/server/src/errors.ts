@@ -47,8 +47,11 @@ export class InvalidClientError extends OAuthError {
 
 /** RFC 6585 §4: too many failed requests from one source; `retryAfter` is in seconds. */
 export class TooManyRequestsError extends OAuthError {
-  constructor(readonly retryAfter: number) {
-    super('too_many_requests', 429, 'Too many failed requests; retry later');
+  constructor(
+    readonly retryAfter: number,
+    description = 'Too many failed requests; retry later',
+  ) {
+    super('too_many_requests', 429, description);
   }
 }
 

@@ -20,6 +20,7 @@ const APP = { username: 'shutdown-app', password: 'shutdown test password 012345
 /** Strict single use: a rotation the server committed but whose answer was lost shows up as reuse. */
 const ENV = {
   ANTPEER_REFRESH_GRACE: '0',
+  ANTPEER_SESSION_REFRESH_LIMIT: '1000000',
   ANTPEER_BOOTSTRAP_USERNAME: APP.username,
   ANTPEER_BOOTSTRAP_PASSWORD: APP.password,
   ANTPEER_TRUST_PROXY: '1',

@@ -17,6 +17,8 @@ export const BENCH_SERVER_ENV = Object.freeze({
   ANTPEER_BOOTSTRAP_PASSWORD: APP.password,
   ANTPEER_SOURCE_FAILURE_LIMIT: '1000000',
   ANTPEER_LOCKOUT_THRESHOLD: '1000000',
+  ANTPEER_SESSION_REFRESH_LIMIT: '1000000',
+  ANTPEER_MAX_SESSIONS_PER_CLIENT: '10000000',
 });
 
 /** How our server is started: the node arguments before `serve`, and what the report says about them. */

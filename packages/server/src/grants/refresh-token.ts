@@ -48,10 +48,10 @@ async function rotateRefreshToken(
   presented: PresentedToken,
   source: Source,
 ): Promise<RotationDecision> {
-  const { idleMs, graceMs } = deps.config.sessions;
+  const { idleMs, graceMs, refreshLimit, refreshWindowMs } = deps.config.sessions;
   for (let attempt = 1; ; attempt += 1) {
     const context = await deps.store.sessions.getContext(presented.sessionId);
-    const decision = decideRotation(context, presented, deps.clock.now(), { idleMs, graceMs }, source);
+    const decision = decideRotation(context, presented, deps.clock.now(), { idleMs, graceMs, refreshLimit, refreshWindowMs }, source);
     if (!('change' in decision) || (await deps.store.sessions.apply(decision.change))) return decision;
     if (attempt === MAX_DECISIONS) throw new Error(`rotation of session ${presented.sessionId} lost ${attempt} races in a row`);
   }
@@ -98,6 +98,8 @@ export async function refreshTokenGrant(deps: RefreshTokenGrantDeps, request: Re
       throw new InvalidGrantError('Session not active');
     case 'stale':
       throw new InvalidGrantError('Stale token');
+    case 'throttled':
+      throw new TooManyRequestsError(Math.max(1, Math.ceil(decision.retryAfterMs / 1000)), 'Too many refreshes of this session; retry later');
     case 'reused':
       deps.logger.warn(
         { sessionId: presented.sessionId, source: request.source.address },

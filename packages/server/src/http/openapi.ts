@@ -185,7 +185,7 @@ function components(): Schema {
         ...json(oauthError('temporarily_unavailable', 'The service is temporarily unavailable; retry later')),
       },
       TooManyRequests: {
-        description: 'Too many failed requests from one source',
+        description: 'Too many failed requests from one source, or too many refreshes of one session',
         headers: { ...NO_STORE_HEADERS, ...RETRY_AFTER },
         ...json(oauthError('too_many_requests')),
       },

@@ -4,7 +4,7 @@ import type { Session, SessionContext, User } from '../store/port.js';
 import { REUSE_AUDIT_TYPE, decideRotation, type RotationPolicy } from './rotation.js';
 
 const T0 = Date.UTC(2031, 0, 1);
-const POLICY: RotationPolicy = { idleMs: 1_800_000, graceMs: 10_000 };
+const POLICY: RotationPolicy = { idleMs: 1_800_000, graceMs: 10_000, refreshLimit: 5, refreshWindowMs: 60_000 };
 const SOURCE = { address: '203.0.113.9', userAgent: 'rotation.test' };
 const SID = '00000000-0000-4000-8000-000000000001';
 /** Who made the last rotation: not {@link SOURCE}, unless a row says so. */
@@ -39,6 +39,8 @@ function context(overrides: Partial<Session> = {}, userOverrides: Partial<User> 
       tokenIssuedAt: T0 + 60_000,
       previousIssuedAt: T0 + 30_000,
       rotatedBy: ROTATOR,
+      rotationWindowStart: T0 + 30_000,
+      rotationsInWindow: 2,
       ...overrides,
     },
     user: { ...user, ...userOverrides },
@@ -54,6 +56,9 @@ describe('decideRotation: a table of session states × presented generations', (
     { name: 'no such session', ctx: null, generation: 0, now: ROTATED_AT, kind: 'unknown' },
     { name: 'a generation the session never reached', ctx: context(), generation: 4, now: ROTATED_AT + 1, kind: 'unknown' },
     { name: 'the live token', ctx: context(), generation: 3, now: ROTATED_AT + 1, kind: 'rotated' },
+    { name: 'the live token, the session at its refresh limit in the window', ctx: context({ rotationsInWindow: 5 }), generation: 3, now: ROTATED_AT + 1, kind: 'throttled' },
+    { name: 'the live token, the limit reached in a window that has ended', ctx: context({ rotationsInWindow: 5 }), generation: 3, now: T0 + 90_000, kind: 'rotated' },
+    { name: 'the previous token inside the grace window, the session at its limit', ctx: context({ rotationsInWindow: 5 }), generation: 2, now: ROTATED_AT + 1, kind: 'replayed' },
     { name: 'the previous token inside the grace window', ctx: context(), generation: 2, now: ROTATED_AT + 10_000, kind: 'replayed' },
     { name: 'the previous token just past the grace window', ctx: context(), generation: 2, now: ROTATED_AT + 10_001, kind: 'reused' },
     { name: 'the previous token with grace 0', ctx: context(), generation: 2, now: ROTATED_AT, policy: { ...POLICY, graceMs: 0 }, kind: 'reused' },
@@ -89,7 +94,16 @@ describe('decideRotation: what each outcome writes', () => {
     assert.deepEqual(decision.change, {
       sessionId: SID,
       expectedGeneration: 3,
-      patch: { generation: 4, tokenIssuedAt: now, previousIssuedAt: ROTATED_AT, idleExpiresAt: now + POLICY.idleMs, lastRefreshAt: now, rotatedBy: SOURCE },
+      patch: {
+        generation: 4,
+        tokenIssuedAt: now,
+        previousIssuedAt: ROTATED_AT,
+        idleExpiresAt: now + POLICY.idleMs,
+        lastRefreshAt: now,
+        rotatedBy: SOURCE,
+        rotationWindowStart: T0 + 30_000,
+        rotationsInWindow: 3,
+      },
     });
     assert.equal(decision.grant.generation, 4);
     assert.equal(decision.grant.tokenExpiresAt, now + POLICY.idleMs);
@@ -131,5 +145,22 @@ describe('decideRotation: what each outcome writes', () => {
     ] as const) {
       assert.equal('change' in decideRotation(ctx, token(generation), now, POLICY, SOURCE), false);
     }
+  });
+});
+
+describe('decideRotation: the per-session refresh rate', () => {
+  it('counts rotations in the window, starts a new window when it has passed, and says how long to wait when over', () => {
+    const inWindow = decideRotation(context(), token(3), ROTATED_AT + 1, POLICY, SOURCE);
+    assert.equal(inWindow.kind, 'rotated');
+    assert.equal(inWindow.change.patch.rotationsInWindow, 3);
+    assert.equal(inWindow.change.patch.rotationWindowStart, T0 + 30_000);
+    const later = T0 + 90_001;
+    const fresh = decideRotation(context({ rotationsInWindow: 5 }), token(3), later, POLICY, SOURCE);
+    assert.equal(fresh.kind, 'rotated');
+    assert.deepEqual([fresh.change.patch.rotationWindowStart, fresh.change.patch.rotationsInWindow], [later, 1]);
+    assert.deepEqual(decideRotation(context({ rotationsInWindow: 5 }), token(3), T0 + 60_000, POLICY, SOURCE), {
+      kind: 'throttled',
+      retryAfterMs: 30_000,
+    });
   });
 });

@@ -12,6 +12,9 @@ export interface RotationPolicy {
    * got, however slow the server was); grace 0 turns that off too.
    */
   graceMs: number;
+  /** Most rotations of one session within `refreshWindowMs`; past it, a rotation is throttled. */
+  refreshLimit: number;
+  refreshWindowMs: number;
 }
 
 /** A refresh token as the MAC proved it: which session and which generation of its chain. */
@@ -41,7 +44,9 @@ export type RotationDecision =
   | { kind: 'session_ended' }
   | { kind: 'stale' }
   /** An older token (RFC 9700 §4.14.2): revoke the session and record who presented it (apply `change`). */
-  | { kind: 'reused'; change: SessionChange };
+  | { kind: 'reused'; change: SessionChange }
+  /** The live token, but the session rotated its limit within the window: try again later, nothing written. */
+  | { kind: 'throttled'; retryAfterMs: number };
 
 function isSameSource(a: Source | null, b: Source): boolean {
   return a !== null && a.address === b.address && a.userAgent === b.userAgent;
@@ -81,6 +86,10 @@ export function decideRotation(
   }
 
   if (age === 0) {
+    const windowOpen = now - session.rotationWindowStart < policy.refreshWindowMs;
+    if (windowOpen && session.rotationsInWindow >= policy.refreshLimit) {
+      return { kind: 'throttled', retryAfterMs: session.rotationWindowStart + policy.refreshWindowMs - now };
+    }
     const idleExpiresAt = Math.min(now + policy.idleMs, session.maxExpiresAt);
     const patch = {
       generation: session.generation + 1,
@@ -89,6 +98,8 @@ export function decideRotation(
       idleExpiresAt,
       lastRefreshAt: now,
       rotatedBy: source,
+      rotationWindowStart: windowOpen ? session.rotationWindowStart : now,
+      rotationsInWindow: windowOpen ? session.rotationsInWindow + 1 : 1,
     };
     return {
       kind: 'rotated',

@@ -67,6 +67,9 @@ export interface Session {
   previousIssuedAt: number | null;
   /** Who presented the token of the last rotation; null before the first rotation. */
   rotatedBy: Source | null;
+  /** When the current refresh-rate window began, and how many rotations it has seen (rate limit). */
+  rotationWindowStart: number;
+  rotationsInWindow: number;
 }
 
 export type NewSession = Pick<Session, 'id' | 'userId' | 'createdAt' | 'idleExpiresAt' | 'maxExpiresAt' | 'tokenIssuedAt'> & {
@@ -84,7 +87,15 @@ export interface SessionContext {
 export type SessionPatch = Partial<
   Pick<
     Session,
-    'generation' | 'tokenIssuedAt' | 'previousIssuedAt' | 'idleExpiresAt' | 'lastRefreshAt' | 'endedAt' | 'endReason'
+    | 'generation'
+    | 'tokenIssuedAt'
+    | 'previousIssuedAt'
+    | 'idleExpiresAt'
+    | 'lastRefreshAt'
+    | 'endedAt'
+    | 'endReason'
+    | 'rotationWindowStart'
+    | 'rotationsInWindow'
   >
 > & { rotatedBy?: Source };
 

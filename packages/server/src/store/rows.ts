@@ -34,6 +34,8 @@ export interface SessionRow {
   previous_issued_at: Int | null;
   rotated_by_address: string | null;
   rotated_by_user_agent: string | null;
+  rotation_window_start: Int;
+  rotations_in_window: Int;
 }
 
 /** A session joined with its user's columns under the `u_` prefix and the realm policy. */
@@ -117,6 +119,8 @@ export function toSession(row: SessionRow): Session {
     previousIssuedAt: nullableNumber(row.previous_issued_at),
     rotatedBy:
       row.rotated_by_address === null ? null : { address: row.rotated_by_address, userAgent: row.rotated_by_user_agent ?? '' },
+    rotationWindowStart: Number(row.rotation_window_start),
+    rotationsInWindow: Number(row.rotations_in_window),
   };
 }
 
@@ -186,6 +190,8 @@ export function newSessionRecord(session: {
     tokenIssuedAt: session.tokenIssuedAt,
     previousIssuedAt: null,
     rotatedBy: null,
+    rotationWindowStart: session.createdAt,
+    rotationsInWindow: 0,
   };
 }
 
@@ -197,6 +203,8 @@ const SESSION_PATCH_COLUMNS = {
   lastRefreshAt: 'last_refresh_at',
   endedAt: 'ended_at',
   endReason: 'end_reason',
+  rotationWindowStart: 'rotation_window_start',
+  rotationsInWindow: 'rotations_in_window',
 } as const;
 
 /** The columns a {@link SessionPatch} writes and their values, in the patch's order. */

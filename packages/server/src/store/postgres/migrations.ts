@@ -87,7 +87,9 @@ export const postgresMigrations: readonly string[] = [
     ADD COLUMN token_issued_at BIGINT NOT NULL DEFAULT 0,
     ADD COLUMN previous_issued_at BIGINT,
     ADD COLUMN rotated_by_address TEXT,
-    ADD COLUMN rotated_by_user_agent TEXT;
+    ADD COLUMN rotated_by_user_agent TEXT,
+    ADD COLUMN rotation_window_start BIGINT NOT NULL DEFAULT 0,
+    ADD COLUMN rotations_in_window INTEGER NOT NULL DEFAULT 0;
   CREATE INDEX audit_events_user ON audit_events (user_id, at);
   DELETE FROM failure_counters;
   ALTER TABLE users ADD COLUMN can_introspect BOOLEAN NOT NULL DEFAULT FALSE;

@@ -77,6 +77,8 @@ export const sqliteMigrations: readonly string[] = [
   ALTER TABLE sessions ADD COLUMN previous_issued_at INTEGER;
   ALTER TABLE sessions ADD COLUMN rotated_by_address TEXT;
   ALTER TABLE sessions ADD COLUMN rotated_by_user_agent TEXT;
+  ALTER TABLE sessions ADD COLUMN rotation_window_start INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE sessions ADD COLUMN rotations_in_window INTEGER NOT NULL DEFAULT 0;
   DROP INDEX sessions_idle_expiry;
   CREATE INDEX sessions_purge ON sessions(COALESCE(ended_at, MIN(idle_expires_at, max_expires_at)));
   CREATE INDEX audit_events_user ON audit_events(user_id, at);
