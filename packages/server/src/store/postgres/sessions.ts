@@ -17,8 +17,8 @@ export class PostgresSessionStore implements SessionStore {
       await client.query(`SELECT 1 FROM ${s}.users WHERE id = $1 FOR UPDATE`, [session.userId]);
       const inserted = await client.query(
         `INSERT INTO ${s}.sessions (id, user_id, created_at, idle_expires_at, max_expires_at, last_refresh_at,
-           source_address, user_agent, generation, token_issued_at)
-         SELECT $1, $2, $3, $4, $5, $3, $6, $7, 0, $9
+           source_address, user_agent, generation, token_issued_at, rotation_window_start)
+         SELECT $1, $2, $3, $4, $5, $3, $6, $7, 0, $9, $3
           WHERE (SELECT COUNT(*) FROM ${s}.sessions
                   WHERE user_id = $2 AND ended_at IS NULL AND idle_expires_at > $3 AND max_expires_at > $3) < $8`,
         [

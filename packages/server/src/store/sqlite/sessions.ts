@@ -25,8 +25,8 @@ export class SqliteSessionStore implements SessionStore {
     const inserted = this.#d
       .sql(
         `INSERT INTO sessions (id, user_id, created_at, idle_expires_at, max_expires_at, last_refresh_at,
-           source_address, user_agent, generation, token_issued_at)
-         SELECT @id, @userId, @now, @idleExpiresAt, @maxExpiresAt, @now, @address, @userAgent, 0, @tokenIssuedAt
+           source_address, user_agent, generation, token_issued_at, rotation_window_start)
+         SELECT @id, @userId, @now, @idleExpiresAt, @maxExpiresAt, @now, @address, @userAgent, 0, @tokenIssuedAt, @now
           WHERE (SELECT COUNT(*) FROM sessions
                   WHERE user_id = @userId AND ended_at IS NULL AND idle_expires_at > @now AND max_expires_at > @now) < @maxActive`,
       )

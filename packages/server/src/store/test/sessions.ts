@@ -44,6 +44,8 @@ export function describeSessionStore(open: OpenStore): void {
           tokenIssuedAt: T0,
           previousIssuedAt: null,
           rotatedBy: null,
+          rotationWindowStart: T0,
+          rotationsInWindow: 0,
         });
         assert.deepEqual(await f.store.sessions.get(created.id), session);
       });
