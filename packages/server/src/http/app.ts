@@ -86,7 +86,7 @@ export async function buildApp(auth: AuthService, options: AppOptions = {}): Pro
   let closing = false;
   app.addHook('preClose', (done) => {
     closing = true;
-    closeUnfinishedConnections(app.server);
+    closeUnfinishedConnections(app.server, config.requestTimeoutMs);
     done();
   });
   app.addHook('onRequest', async (request, reply) => {

@@ -88,7 +88,7 @@ describe('timeouts cut off connections that never finish', () => {
 });
 
 describe('closing the server', () => {
-  it('cuts connections that have not sent a whole request instead of waiting for them', async () => {
+  it('cuts connections that have not sent a whole request instead of waiting for them (a body under way within a second)', async () => {
     const h = await startHarness({}, { listen: true });
     const silent = await openSocket(portOf(h));
     const slowHeaders = await openSocket(portOf(h));
@@ -99,7 +99,8 @@ describe('closing the server', () => {
     const reads = [silent, slowHeaders, slowBody].map((socket) => readUntilClosed(socket, 5000));
     const started = Date.now();
     await h.close();
-    assert.ok(Date.now() - started < 2000, `closing took ${Date.now() - started} ms`);
+    // A body under way gets SHUTDOWN_BODY_GRACE_MS (1 s) to finish; idle and header-less ones go at once.
+    assert.ok(Date.now() - started < 1000 + 1500, `closing took ${Date.now() - started} ms`);
     for (const read of await Promise.all(reads)) assert.ok(read.closed);
   });
 

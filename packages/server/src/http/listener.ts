@@ -85,15 +85,28 @@ function trackRequests(server: Server): void {
   });
 }
 
+/** How long, at shutdown, a request whose body is still arriving may take to finish it. */
+export const SHUTDOWN_BODY_GRACE_MS = 1000;
+
 /**
- * For a graceful close: closes every connection that is not answering a request it has received
- * whole (idle, still sending headers, or still sending a body). Node stops enforcing its header
- * and request timeouts once a server closes, so without this a slow client would hold the
- * shutdown until the idle timeout.
+ * For a graceful close: closes at once every connection that has no request under way (idle, or
+ * still sending headers), and gives a request whose body is still arriving a short grace (the
+ * request timeout, at most {@link SHUTDOWN_BODY_GRACE_MS}) to finish it: it was accepted, and an
+ * honest client's answer is owed, but a slow-body client must not hold the shutdown. Node stops
+ * enforcing its header and request timeouts once a server closes, so without this a slow client
+ * would hold the shutdown until the idle timeout.
  */
-export function closeUnfinishedConnections(server: Server): void {
+export function closeUnfinishedConnections(server: Server, requestTimeoutMs: number): void {
+  const graceMs = Math.min(requestTimeoutMs, SHUTDOWN_BODY_GRACE_MS);
   for (const [socket, request] of inFlight.get(server) ?? []) {
-    if (request === null || !request.complete) socket.destroy();
+    if (request === null) socket.destroy();
+    else if (!request.complete) {
+      const timer = setTimeout(() => {
+        if (!request.complete) socket.destroy();
+      }, graceMs);
+      timer.unref();
+      socket.once('close', () => clearTimeout(timer));
+    }
   }
 }
 
