@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
+import { hashPoolDefaults } from './credentials/hash-pool.js';
 
 /** Signing algorithms the server can issue access tokens with. */
 export type SigningAlgorithm = 'EdDSA' | 'ES256' | 'RS256';
@@ -44,6 +45,12 @@ export interface Config {
   sourceWindow: number;
   trustProxy: boolean;
   logLevel: string;
+  /** Password hashes computed at once, each on its own thread (per process). */
+  hashConcurrency: number;
+  /** Password checks that may wait for a hashing thread; more are refused with 503. */
+  hashQueue: number;
+  /** A password check that waited longer than this for a thread is refused with 503 instead of run. */
+  hashMaxWaitMs: number;
 }
 
 /** A configuration value that is not what it must be; the message names the variable. */
@@ -200,6 +207,7 @@ export function loadConfig(env: Source = process.env): Readonly<Config> {
   }
 
   const databaseUrl = url(source, 'DATABASE_URL', ['postgres:', 'postgresql:']);
+  const hashDefaults = hashPoolDefaults(integer(source, 'ANTPEER_HASH_CONCURRENCY', hashPoolDefaults().concurrency, 1, 256));
 
   return Object.freeze({
     port,
@@ -231,6 +239,9 @@ export function loadConfig(env: Source = process.env): Readonly<Config> {
     sourceWindow: integer(source, 'ANTPEER_SOURCE_WINDOW', 300, 1, 86_400),
     trustProxy: trustProxy === 'true',
     logLevel,
+    hashConcurrency: hashDefaults.concurrency,
+    hashQueue: integer(source, 'ANTPEER_HASH_QUEUE', hashDefaults.queueLimit, 0, 100_000),
+    hashMaxWaitMs: integer(source, 'ANTPEER_HASH_MAX_WAIT_MS', hashDefaults.maxWaitMs, 1, 600_000),
   });
 }
 

@@ -35,6 +35,8 @@ export interface StartOptions {
   logger?: Logger;
   store?: Store;
   argon2?: Argon2Parameters;
+  /** Fault injection for tests: holds and counts hashes (see `src/test/hash-probe.ts`). */
+  hashProbe?: SharedArrayBuffer;
   /** Listen on `config.host:config.port`; false builds the app for `inject()` only. */
   listen?: boolean;
   /** Migrate the store at start. Default `config.migrateOnStart`; without it a store that needs migrating is refused. */
@@ -74,7 +76,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
   const stoppers: (() => void)[] = [];
   try {
     await prepareStore(store, options.migrate ?? config.migrateOnStart);
-    const auth = await createAuthService({ config, store, clock, logger, secret, argon2: options.argon2 });
+    const auth = await createAuthService({ config, store, clock, logger, secret, argon2: options.argon2, hashProbe: options.hashProbe });
     const bootstrap: BootstrapResult = options.bootstrap === false ? { created: false } : await bootstrapClientApplication(auth);
     const app = await buildApp(auth, { isUnavailable: (error) => store.isUnavailableError?.(error) ?? false });
     if (options.listen !== false) await app.listen({ port: config.port, host: config.host });
@@ -95,7 +97,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
         timers.forEach(clearInterval);
         stoppers.forEach((stop) => stop());
         await app.close();
-        await store.close();
+        await Promise.all([store.close(), auth.hasher.close()]);
       },
     };
   } catch (error) {

@@ -12,12 +12,13 @@ export async function verifyCredentials(
   username: string,
   password: string,
   source: Source,
+  signal?: AbortSignal,
 ): Promise<User | null> {
   const [user, locked] = await Promise.all([
     auth.store.findUserByUsername(username),
     auth.bruteForce.isLocked(username),
   ]);
-  const check = await auth.hasher.check(user?.passwordHash ?? null, password);
+  const check = await auth.hasher.check(user?.passwordHash ?? null, password, signal);
   if (!user || !check.valid || locked) {
     await auth.bruteForce.recordFailure(source.address, username);
     auth.logger.info({ source: source.address, locked }, 'client application authentication refused');

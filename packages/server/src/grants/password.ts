@@ -10,6 +10,8 @@ export interface PasswordGrantRequest {
   username: string;
   password: string;
   source: Source;
+  /** Aborts the password check while it waits for a hashing thread (the caller went away). */
+  signal?: AbortSignal;
 }
 
 async function checkSourceRate(auth: AuthService, request: PasswordGrantRequest): Promise<void> {
@@ -18,7 +20,7 @@ async function checkSourceRate(auth: AuthService, request: PasswordGrantRequest)
 
 /** Unknown user, wrong password and locked account fail identically (DESIGN §1). */
 async function authenticate(auth: AuthService, request: PasswordGrantRequest): Promise<User> {
-  const user = await verifyCredentials(auth, request.username, request.password, request.source);
+  const user = await verifyCredentials(auth, request.username, request.password, request.source, request.signal);
   if (!user) throw new InvalidGrantError(INVALID_CREDENTIALS, 401);
   return user;
 }

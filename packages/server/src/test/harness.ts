@@ -39,7 +39,10 @@ export type TokenBody = TokenResponse;
  * A server over a real SQLite file in a fresh temporary directory, with a manual clock and one
  * client application ({@link CLIENT}). Requests go through `app.inject()`.
  */
-export async function startHarness(env: Record<string, string> = {}, options: { listen?: boolean } = {}): Promise<Harness> {
+export async function startHarness(
+  env: Record<string, string> = {},
+  options: { listen?: boolean; hashProbe?: SharedArrayBuffer } = {},
+): Promise<Harness> {
   const dataDir = mkdtempSync(join(tmpdir(), 'antpeer-test-'));
   const config = loadConfig({ ANTPEER_DATA_DIR: dataDir, PORT: '0', ...env });
   const clock = new ManualClock();
@@ -48,6 +51,7 @@ export async function startHarness(env: Record<string, string> = {}, options: { 
     logger: pino({ level: 'silent' }),
     argon2: TEST_ARGON2,
     listen: options.listen ?? false,
+    hashProbe: options.hashProbe,
   });
   await addClientApplication(server.auth, CLIENT.username, CLIENT.password);
   const inject = (payload: string, contentType: string, headers: Record<string, string> = {}) =>
