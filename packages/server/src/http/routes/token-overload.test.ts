@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { addClientApplication } from '../../credentials/client-applications.js';
-import { BASE, CLIENT, TOKEN_PATH, startHarness, type Harness } from '../../test/harness.js';
+import { BASE, CLIENT, TOKEN_PATH, startHarness } from '../../test/harness.js';
 import { HashProbe } from '../../test/hash-probe.js';
 
 const OTHER = { username: 'other-app', password: 'another long enough password' };
