@@ -51,8 +51,12 @@ export function hashPoolDefaults(concurrency = availableParallelism()): HashPool
 
 /** Seconds a refused caller is asked to wait (Retry-After): a hash takes tens of milliseconds. */
 export const OVERLOAD_RETRY_AFTER = 1;
-/** A thread idle this long is stopped (its memory returned); the next hash starts one again. */
-const IDLE_THREAD_MS = 30_000;
+/**
+ * A thread idle this long is stopped. A live thread holds ~13 MB (its V8 isolate and the binding),
+ * most of which stopping returns, while starting one adds a few tens of milliseconds to the login
+ * that needs it: outside a burst, logins are rare (one per session), so an idle server keeps none.
+ */
+const IDLE_THREAD_MS = 1000;
 /**
  * Hashing threads run at this niceness (Linux: per thread). Under load the event loop and libuv's
  * threads (nice 0) take the CPU from a hash within a scheduler tick; on an idle machine hashes

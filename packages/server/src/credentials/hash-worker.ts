@@ -2,10 +2,15 @@
 // calls of @node-rs/argon2 on its own thread, so a hash never occupies libuv's threadpool, where
 // signing, signature checks and file I/O run; and at a lower scheduling priority, so that on a
 // busy machine the event loop and libuv's threads always get the CPU before a hash does.
-import { hashSync, parseOptions, verifySync, type Algorithm, type Version } from '@node-rs/argon2';
+import type * as Argon2 from '@node-rs/argon2';
+import type { Algorithm, Version } from '@node-rs/argon2';
+import { createRequire } from 'node:module';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Argon2Parameters, HashJob, HashJobResult, HashWorkerData, PasswordCheck } from './hash-pool.js';
+
+// Loaded as CommonJS (what it is): importing it from ESM costs each thread ~7 MB more.
+const { hashSync, parseOptions, verifySync } = createRequire(import.meta.url)('@node-rs/argon2') as typeof Argon2;
 
 // The binding's enums are ambient `const enum`s, which this build cannot import as values.
 const ARGON2ID = 2 as Algorithm.Argon2id;
