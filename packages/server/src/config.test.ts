@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { ConfigError, loadConfig } from './config.js';
@@ -219,4 +219,24 @@ describe('loadConfig: issuer and host shapes', () => {
     'a HOST that is not a host name or address is refused naming HOST',
     () => assertRefused({ HOST: 'not a host' }, 'HOST'),
   );
+});
+
+describe('loadConfig: password hashing pool', () => {
+  test('defaults to one hashing thread per core, four waiting checks per thread and one second of waiting', () => {
+    const config = loadConfig({});
+    assert.equal(config.hashConcurrency, availableParallelism());
+    assert.equal(config.hashQueue, 4 * availableParallelism());
+    assert.equal(config.hashMaxWaitMs, 1000);
+  });
+
+  test('the queue follows the configured concurrency unless set itself', () => {
+    assert.equal(loadConfig({ ANTPEER_HASH_CONCURRENCY: '3' }).hashQueue, 12);
+    assert.equal(loadConfig({ ANTPEER_HASH_CONCURRENCY: '3', ANTPEER_HASH_QUEUE: '0' }).hashQueue, 0);
+  });
+
+  test('a pool that could not hash, or a deadline of nothing, is refused naming the variable', () => {
+    assertRefused({ ANTPEER_HASH_CONCURRENCY: '0' }, 'ANTPEER_HASH_CONCURRENCY');
+    assertRefused({ ANTPEER_HASH_QUEUE: '-1' }, 'ANTPEER_HASH_QUEUE');
+    assertRefused({ ANTPEER_HASH_MAX_WAIT_MS: '0' }, 'ANTPEER_HASH_MAX_WAIT_MS');
+  });
 });
