@@ -51,6 +51,8 @@ export function hashPoolDefaults(concurrency = availableParallelism()): HashPool
 
 /** Seconds a refused caller is asked to wait (Retry-After): a hash takes tens of milliseconds. */
 export const OVERLOAD_RETRY_AFTER = 1;
+/** One instance for every refusal: they come by the hundred a second in a flood, and need no stack. */
+const OVERLOADED = new OverloadedError(OVERLOAD_RETRY_AFTER);
 /**
  * A thread idle this long is stopped. A live thread holds ~13 MB (its V8 isolate and the binding),
  * most of which stopping returns, while starting one adds a few tens of milliseconds to the login
@@ -149,7 +151,7 @@ export class HashPool {
       };
       this.#refuseStale();
       if (this.#queue.length > 0 || !this.#start(pending)) {
-        if (this.#queue.length >= this.#options.queueLimit) throw new OverloadedError(OVERLOAD_RETRY_AFTER);
+        if (this.#queue.length >= this.#options.queueLimit) throw OVERLOADED;
         this.#queue.push(pending);
       }
       if (signal) {
@@ -163,12 +165,12 @@ export class HashPool {
   /** Stops every thread; waiting and running hashes are refused. */
   async close(): Promise<void> {
     this.#closed = true;
-    for (const pending of this.#queue.splice(0)) this.#settle(pending, new OverloadedError(OVERLOAD_RETRY_AFTER));
+    for (const pending of this.#queue.splice(0)) this.#settle(pending, OVERLOADED);
     const threads = [...this.#threads];
     this.#threads.clear();
     for (const thread of threads) {
       if (thread.idleTimer) clearTimeout(thread.idleTimer);
-      if (thread.pending) this.#settle(thread.pending, new OverloadedError(OVERLOAD_RETRY_AFTER));
+      if (thread.pending) this.#settle(thread.pending, OVERLOADED);
     }
     await Promise.all(threads.map((thread) => thread.worker.terminate()));
   }
@@ -190,7 +192,7 @@ export class HashPool {
   #refuseStale(): void {
     const oldest = this.#now() - this.#options.maxWaitMs;
     while (this.#queue.length > 0 && (this.#queue[0] as Pending).enqueuedAt < oldest) {
-      this.#settle(this.#queue.shift() as Pending, new OverloadedError(OVERLOAD_RETRY_AFTER));
+      this.#settle(this.#queue.shift() as Pending, OVERLOADED);
     }
   }
 
