@@ -77,7 +77,7 @@ function workerEntry(): { filename: URL | string; eval: boolean } {
   const worker = JSON.stringify(new URL('./hash-worker.ts', import.meta.url).href);
   return { filename: `import(${tsx}).then((tsx) => { tsx.register(); return import(${worker}); });`, eval: true };
 }
-const WORKER_ENTRY = workerEntry();
+let entry: ReturnType<typeof workerEntry> | null = null;
 
 interface Pending {
   job: HashJob;
@@ -214,7 +214,8 @@ export class HashPool {
 
   #spawn(): Thread {
     const workerData: HashWorkerData = { niceness: HASH_NICENESS, probe: this.#probe };
-    const worker = new Worker(WORKER_ENTRY.filename, { eval: WORKER_ENTRY.eval, workerData, stdout: false, stderr: false });
+    entry ??= workerEntry();
+    const worker = new Worker(entry.filename, { eval: entry.eval, workerData, stdout: false, stderr: false });
     const thread: Thread = { worker, pending: null, idleTimer: null };
     this.#threads.add(thread);
     worker.on('message', (result: HashJobResult) => this.#finish(thread, result));
