@@ -18,8 +18,12 @@ export class ClientClosedError extends OAuthError {
  */
 export function abortWhenClientCloses(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort(new ClientClosedError());
-  });
+  const response = reply.raw;
+  const closed = () => {
+    if (!response.writableFinished) controller.abort(new ClientClosedError());
+  };
+  // The connection may have closed while the body was read, before this listener existed.
+  if (response.destroyed || response.socket?.destroyed) closed();
+  else response.once('close', closed);
   return controller.signal;
 }
