@@ -222,15 +222,15 @@ describe('loadConfig: issuer and host shapes', () => {
 });
 
 describe('loadConfig: password hashing pool', () => {
-  test('defaults to one hashing thread per core, four waiting checks per thread and one second of waiting', () => {
+  test('defaults to one hashing thread per core, 64 waiting checks per thread and one second of waiting', () => {
     const config = loadConfig({});
     assert.equal(config.hashConcurrency, availableParallelism());
-    assert.equal(config.hashQueue, 4 * availableParallelism());
+    assert.equal(config.hashQueue, 64 * availableParallelism());
     assert.equal(config.hashMaxWaitMs, 1000);
   });
 
   test('the queue follows the configured concurrency unless set itself', () => {
-    assert.equal(loadConfig({ ANTPEER_HASH_CONCURRENCY: '3' }).hashQueue, 12);
+    assert.equal(loadConfig({ ANTPEER_HASH_CONCURRENCY: '3' }).hashQueue, 192);
     assert.equal(loadConfig({ ANTPEER_HASH_CONCURRENCY: '3', ANTPEER_HASH_QUEUE: '0' }).hashQueue, 0);
   });
 

@@ -116,6 +116,31 @@ describe('the bounded hashing pool', () => {
     }
   });
 
+  it('refuses at once a check that would wait past the deadline at the recent hash time', async () => {
+    const t = await heldHasher({ concurrency: 2, queueLimit: 100, maxWaitMs: 1000 });
+    try {
+      // Two hashes that each took 400 ms of the clock: the pool now expects 400 ms per hash.
+      const slow = [t.check(), t.check()];
+      await t.probe.waitStarted(1 + 2);
+      t.clock.advance(400);
+      t.probe.release();
+      await Promise.all(slow);
+
+      t.probe.hold();
+      const running = [t.check(), t.check()];
+      await t.probe.waitStarted(1 + 4);
+      // Queued k-th, a check waits about k / 2 × 400 ms: up to the 5th is within the second.
+      const admitted = Array.from({ length: 5 }, () => t.check());
+      await assert.rejects(t.check(), OverloadedError, 'the 6th would wait 1200 ms');
+      assert.deepEqual(t.hasher.load, { running: 2, queued: 5 });
+
+      t.probe.release();
+      for (const check of [...running, ...admitted]) assert.equal((await check).valid, true);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('an aborted check leaves the queue at once and is never hashed', async () => {
     const t = await heldHasher({ concurrency: 1, queueLimit: 4 });
     try {

@@ -40,13 +40,20 @@ export interface HashPoolOptions {
   concurrency: number;
   /** Hashes that may wait for a thread; one more is refused at once with {@link OverloadedError}. */
   queueLimit: number;
-  /** A hash that has waited longer than this for a thread is refused instead of run. */
+  /**
+   * A hash that would wait longer than this for a thread (judged from the recent hash time) is
+   * refused at once; one that has waited longer when its turn comes is refused instead of run.
+   */
   maxWaitMs: number;
 }
 
-/** The defaults: one thread per core, four waiting per thread, one second of waiting at most. */
+/**
+ * The defaults: one thread per core and one second of waiting at most. The wait deadline is what
+ * bounds the queue in practice (a second of hashes: about 80 per core at the OWASP parameters);
+ * the queue limit, above that, bounds the memory of a burst.
+ */
 export function hashPoolDefaults(concurrency = availableParallelism()): HashPoolOptions {
-  return { concurrency, queueLimit: 4 * concurrency, maxWaitMs: 1000 };
+  return { concurrency, queueLimit: 64 * concurrency, maxWaitMs: 1000 };
 }
 
 /** Seconds a refused caller is asked to wait (Retry-After): a hash takes tens of milliseconds. */
@@ -82,6 +89,7 @@ let entry: ReturnType<typeof workerEntry> | null = null;
 interface Pending {
   job: HashJob;
   enqueuedAt: number;
+  startedAt: number;
   signal: AbortSignal | undefined;
   resolve(value: string | PasswordCheck): void;
   reject(reason: unknown): void;
@@ -92,6 +100,8 @@ interface Pending {
 interface Thread {
   worker: Worker;
   pending: Pending | null;
+  /** Whether it has finished a hash (the first one's time includes starting the thread). */
+  warm: boolean;
   idleTimer: NodeJS.Timeout | null;
 }
 
@@ -110,6 +120,8 @@ export class HashPool {
   readonly #queue: Pending[] = [];
   #nextId = 1;
   #closed = false;
+  /** Recent time of one hash (exponentially weighted), to tell a wait that would miss the deadline. */
+  #hashMs = 0;
 
   constructor(
     options: HashPoolOptions,
@@ -144,6 +156,7 @@ export class HashPool {
       const pending: Pending = {
         job: { ...request, id: this.#nextId++ },
         enqueuedAt: this.#now(),
+        startedAt: 0,
         signal,
         resolve,
         reject,
@@ -151,7 +164,7 @@ export class HashPool {
       };
       this.#refuseStale();
       if (this.#queue.length > 0 || !this.#start(pending)) {
-        if (this.#queue.length >= this.#options.queueLimit) throw OVERLOADED;
+        if (this.#queue.length >= this.#options.queueLimit || this.#expectedWaitMs() > this.#options.maxWaitMs) throw OVERLOADED;
         this.#queue.push(pending);
       }
       if (signal) {
@@ -188,6 +201,11 @@ export class HashPool {
     else pending.reject(error);
   }
 
+  /** How long a hash queued now would wait for a thread: the queue ahead of it, shared by the threads. */
+  #expectedWaitMs(): number {
+    return ((this.#queue.length + 1) / this.#options.concurrency) * this.#hashMs;
+  }
+
   /** Refuses the waiting hashes that are past the deadline (the oldest are at the head). */
   #refuseStale(): void {
     const oldest = this.#now() - this.#options.maxWaitMs;
@@ -207,6 +225,7 @@ export class HashPool {
     if (thread.idleTimer) clearTimeout(thread.idleTimer);
     thread.idleTimer = null;
     thread.pending = pending;
+    pending.startedAt = this.#now();
     thread.worker.ref();
     thread.worker.postMessage(pending.job);
     return true;
@@ -216,7 +235,7 @@ export class HashPool {
     const workerData: HashWorkerData = { niceness: HASH_NICENESS, probe: this.#probe };
     entry ??= workerEntry();
     const worker = new Worker(entry.filename, { eval: entry.eval, workerData, stdout: false, stderr: false });
-    const thread: Thread = { worker, pending: null, idleTimer: null };
+    const thread: Thread = { worker, pending: null, warm: false, idleTimer: null };
     this.#threads.add(thread);
     worker.on('message', (result: HashJobResult) => this.#finish(thread, result));
     worker.on('error', (error) => this.#lose(thread, error));
@@ -227,6 +246,11 @@ export class HashPool {
   #finish(thread: Thread, result: HashJobResult): void {
     const pending = thread.pending;
     thread.pending = null;
+    if (pending && thread.warm) {
+      const tookMs = this.#now() - pending.startedAt;
+      this.#hashMs = this.#hashMs === 0 ? tookMs : 0.8 * this.#hashMs + 0.2 * tookMs;
+    }
+    thread.warm = true;
     if (pending && pending.job.id === result.id && !pending.signal?.aborted) {
       if ('error' in result) this.#settle(pending, new Error(`argon2: ${result.error}`));
       else this.#settle(pending, undefined, result.value);
