@@ -222,11 +222,11 @@ describe('loadConfig: issuer and host shapes', () => {
 });
 
 describe('loadConfig: password hashing pool', () => {
-  test('defaults to one hashing thread per core, 64 waiting checks per thread and one second of waiting', () => {
+  test('defaults to one hashing thread per core, 64 waiting checks per thread and two seconds of waiting', () => {
     const config = loadConfig({});
     assert.equal(config.hashConcurrency, availableParallelism());
     assert.equal(config.hashQueue, 64 * availableParallelism());
-    assert.equal(config.hashMaxWaitMs, 1000);
+    assert.equal(config.hashMaxWaitMs, 2000);
   });
 
   test('the queue follows the configured concurrency unless set itself', () => {

@@ -48,12 +48,13 @@ export interface HashPoolOptions {
 }
 
 /**
- * The defaults: one thread per core and one second of waiting at most. The wait deadline is what
- * bounds the queue in practice (a second of hashes: about 80 per core at the OWASP parameters);
- * the queue limit, above that, bounds the memory of a burst.
+ * The defaults: one thread per core and two seconds of waiting at most. The wait deadline is what
+ * bounds the queue in practice; the queue limit, above it, bounds the memory of a burst. Two
+ * seconds, not less: on a busy machine a hash takes several times its idle time, and a handful of
+ * clients logging in together must still get through.
  */
 export function hashPoolDefaults(concurrency = availableParallelism()): HashPoolOptions {
-  return { concurrency, queueLimit: 64 * concurrency, maxWaitMs: 1000 };
+  return { concurrency, queueLimit: 64 * concurrency, maxWaitMs: 2000 };
 }
 
 /** Seconds a refused caller is asked to wait (Retry-After): a hash takes tens of milliseconds. */
