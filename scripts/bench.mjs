@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 
 const benches = {
   token: 'packages/server/bench/token.ts',
+  password: 'packages/server/bench/password.ts',
   guard: 'packages/guard/bench/guard.ts',
   client: 'packages/client/bench/client.ts',
   'forward-auth': 'packages/server/bench/forward-auth.ts',

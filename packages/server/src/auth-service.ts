@@ -38,6 +38,8 @@ export interface AuthServiceOptions {
   secret: Buffer;
   /** Overrides the OWASP argon2id parameters (tests use cheaper ones). */
   argon2?: Argon2Parameters;
+  /** Fault injection for tests: holds and counts hashes (see `src/test/hash-probe.ts`). */
+  hashProbe?: SharedArrayBuffer;
 }
 
 const REFRESH_KEY_PURPOSE = 'antpeer refresh-token key';
@@ -76,7 +78,13 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
     store,
     clock,
     logger,
-    hasher: new PasswordHasher(options.argon2),
+    hasher: new PasswordHasher(options.argon2, {
+      concurrency: config.hashConcurrency,
+      queueLimit: config.hashQueue,
+      maxWaitMs: config.hashMaxWaitMs,
+      now: () => clock.now(),
+      probe: options.hashProbe,
+    }),
     bruteForce: createBruteForceGuard(store, clock, config, serverKey),
     keys,
     refreshTokens: new RefreshTokens(serverKey),

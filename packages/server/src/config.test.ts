@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { ConfigError, loadConfig } from './config.js';
@@ -285,4 +285,24 @@ describe('loadConfig: issuer and host shapes', () => {
     'a HOST that is not a host name or address is refused naming HOST',
     () => assertRefused({ HOST: 'not a host' }, 'HOST'),
   );
+});
+
+describe('loadConfig: password hashing pool', () => {
+  test('defaults to one hashing thread per core, 64 waiting checks per thread and two seconds of waiting', () => {
+    const config = loadConfig({});
+    assert.equal(config.hashConcurrency, availableParallelism());
+    assert.equal(config.hashQueue, 64 * availableParallelism());
+    assert.equal(config.hashMaxWaitMs, 2000);
+  });
+
+  test('the queue follows the configured concurrency unless set itself', () => {
+    assert.equal(loadConfig({ ANTPEER_HASH_CONCURRENCY: '3' }).hashQueue, 192);
+    assert.equal(loadConfig({ ANTPEER_HASH_CONCURRENCY: '3', ANTPEER_HASH_QUEUE: '0' }).hashQueue, 0);
+  });
+
+  test('a pool that could not hash, or a deadline of nothing, is refused naming the variable', () => {
+    assertRefused({ ANTPEER_HASH_CONCURRENCY: '0' }, 'ANTPEER_HASH_CONCURRENCY');
+    assertRefused({ ANTPEER_HASH_QUEUE: '-1' }, 'ANTPEER_HASH_QUEUE');
+    assertRefused({ ANTPEER_HASH_MAX_WAIT_MS: '0' }, 'ANTPEER_HASH_MAX_WAIT_MS');
+  });
 });

@@ -5,6 +5,7 @@ import { SECRET_SHAPE } from './random.js';
 import { SCHEMA_NAME } from './store/schema-name.js';
 import type { BruteForcePolicy } from './credentials/brute-force.js';
 import { PASSWORD_RULE, USERNAME_RULE, isValidPassword, isValidUsername } from './credentials/rules.js';
+import { hashPoolDefaults } from './credentials/hash-pool.js';
 
 /** Signing algorithms the server can issue access tokens with. */
 export type SigningAlgorithm = 'EdDSA' | 'ES256' | 'RS256';
@@ -79,6 +80,12 @@ export interface Config {
   upstreamMaxResponseBytes: number;
   /** Longest whole upstream exchange, response body included; 0 = no cap. */
   upstreamMaxDurationMs: number;
+  /** Password hashes computed at once, each on its own thread (per process). */
+  hashConcurrency: number;
+  /** Password checks that may wait for a hashing thread; more are refused with 503. */
+  hashQueue: number;
+  /** A password check that waited longer than this for a thread is refused with 503 instead of run. */
+  hashMaxWaitMs: number;
 }
 
 /** How sessions live (DESIGN §2); durations in milliseconds. */
@@ -271,6 +278,7 @@ export function loadConfig(env: Source = process.env): Readonly<Config> {
   }
 
   const databaseUrl = url(source, 'DATABASE_URL', ['postgres:', 'postgresql:']);
+  const hashDefaults = hashPoolDefaults(integer(source, 'ANTPEER_HASH_CONCURRENCY', hashPoolDefaults().concurrency, 1, 256));
 
   return Object.freeze({
     port,
@@ -315,6 +323,9 @@ export function loadConfig(env: Source = process.env): Readonly<Config> {
     }),
     trustProxy: trustProxy(source),
     logLevel,
+    hashConcurrency: hashDefaults.concurrency,
+    hashQueue: integer(source, 'ANTPEER_HASH_QUEUE', hashDefaults.queueLimit, 0, 100_000),
+    hashMaxWaitMs: integer(source, 'ANTPEER_HASH_MAX_WAIT_MS', hashDefaults.maxWaitMs, 1, 600_000),
     ...edge,
   });
 }

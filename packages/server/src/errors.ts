@@ -72,5 +72,16 @@ export class SessionLimitError extends InvalidGrantError {
   }
 }
 
+/**
+ * More password checks arrived than the hashing threads can take (or one waited too long for a
+ * thread): refused at once with 503 and `Retry-After` instead of queueing without bound. Nothing
+ * was checked, so nothing counts as a failed login.
+ */
+export class OverloadedError extends OAuthError {
+  constructor(readonly retryAfter: number) {
+    super('temporarily_unavailable', 503, 'Too many logins in progress; retry later');
+  }
+}
+
 /** The single public message for unknown user, wrong password and locked account alike. */
 export const INVALID_CREDENTIALS = 'Invalid user credentials';

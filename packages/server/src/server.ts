@@ -49,6 +49,8 @@ export interface StartOptions {
   logger?: Logger;
   store?: Store;
   argon2?: Argon2Parameters;
+  /** Fault injection for tests: holds and counts hashes (see `src/test/hash-probe.ts`). */
+  hashProbe?: SharedArrayBuffer;
   /** Listen on `config.host:config.port`; false builds the app for `inject()` only. */
   listen?: boolean;
   /** Migrate the store at start. Default `config.migrateOnStart`; without it a store that needs migrating is refused. */
@@ -91,7 +93,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
   let metricsListener: MetricsListener | null = null;
   try {
     await prepareStore(store, options.migrate ?? config.migrateOnStart);
-    const auth = await createAuthService({ config, store, clock, logger, secret, argon2: options.argon2 });
+    const auth = await createAuthService({ config, store, clock, logger, secret, argon2: options.argon2, hashProbe: options.hashProbe });
     const bootstrap: BootstrapResult = options.bootstrap === false ? { created: false } : await bootstrapClientApplication(auth);
     const metrics = createMetrics();
     const app = await buildApp(auth, { metrics, isUnavailable: (error) => store.isUnavailableError?.(error) ?? false });
@@ -130,7 +132,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
           await Promise.all([app.close(), metricsListener?.close(), ...stoppers.map((stop) => stop())]);
         } finally {
           clearTimeout(deadline);
-          await store.close();
+          await Promise.all([store.close(), auth.hasher.close()]);
         }
       },
     };

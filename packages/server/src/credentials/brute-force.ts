@@ -107,6 +107,22 @@ export function settleSuccessfulLogin(
   };
 }
 
+/** An admitted attempt whose password was never checked (overload, or the caller went away): its reservation is given back. */
+export function releaseReservation(
+  counters: ReadonlyMap<string, Counter>,
+  keys: LoginKeys,
+  now: number,
+): { result: void; writes: CounterWrites } {
+  return {
+    result: undefined,
+    writes: new Map([
+      [keys.pair, decremented(counters.get(keys.pair), now)],
+      [keys.user, decremented(counters.get(keys.user), now)],
+      [keys.source, decremented(counters.get(keys.source), now)],
+    ]),
+  };
+}
+
 /** One failure more against a source (an unknown refresh token, say). */
 export function countSourceFailure(
   counters: ReadonlyMap<string, Counter>,
@@ -174,6 +190,12 @@ export class BruteForceGuard {
     return this.#counters.update(Object.values(keys), (counters) =>
       settleSuccessfulLogin(counters, keys, this.#clock.now(), this.#policy),
     );
+  }
+
+  /** Gives back the reservation of an admitted attempt whose password was never checked. */
+  release(username: string, address: string): Promise<void> {
+    const keys = this.#loginKeys(username, address);
+    return this.#counters.update(Object.values(keys), (counters) => releaseReservation(counters, keys, this.#clock.now()));
   }
 
   /** How long the source must wait before its next grant, or null when it may go on. */

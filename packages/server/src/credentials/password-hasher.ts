@@ -1,45 +1,80 @@
-import argon2 from 'argon2';
-import { randomSecret } from '../random.js';
+import { randomBytes } from 'node:crypto';
+import { HashPool, hashPoolDefaults, type Argon2Parameters, type HashPoolOptions, type PasswordCheck } from './hash-pool.js';
 
-/** argon2id cost parameters: memory in KiB, iterations, lanes. */
-export interface Argon2Parameters {
-  readonly memoryCost: number;
-  readonly timeCost: number;
-  readonly parallelism: number;
-}
+export type { Argon2Parameters, HashPoolOptions, PasswordCheck } from './hash-pool.js';
 
 /** OWASP Password Storage Cheat Sheet, argon2id: 19 MiB, 2 iterations, parallelism 1. */
 export const OWASP_ARGON2ID: Argon2Parameters = Object.freeze({ memoryCost: 19_456, timeCost: 2, parallelism: 1 });
 
-/** The outcome of checking a password against a stored hash. */
-export interface PasswordCheck {
-  valid: boolean;
-  /** A fresh hash with the current parameters, when the stored one used older ones. */
-  upgradedHash: string | null;
+/** How the hasher's threads are shared out, and its clock (tests inject one). */
+export interface PasswordHasherOptions extends Partial<HashPoolOptions> {
+  /** The clock of the wait deadline, in milliseconds. */
+  now?: () => number;
+  /** Fault injection for tests (see `src/test/hash-probe.ts`). */
+  probe?: SharedArrayBuffer;
 }
 
 /**
- * argon2id hashing with a dummy verification for unknown users, so that "no such user" costs the
- * same time as "wrong password".
+ * A PHC string with the current parameters whose salt and digest are random bytes: verifying any
+ * password against it costs exactly what verifying against a real hash with these parameters
+ * costs (argon2 computes the full hash before it compares), and never succeeds.
+ */
+function dummyHash(parameters: Argon2Parameters): string {
+  const b64 = (bytes: number) => randomBytes(bytes).toString('base64').replace(/=+$/, '');
+  const { memoryCost: m, timeCost: t, parallelism: p } = parameters;
+  return `$argon2id$v=19$m=${m},t=${t},p=${p}$${b64(16)}$${b64(32)}`;
+}
+
+/**
+ * argon2id password hashing (PHC strings, so hashes written by the `argon2` package verify too) on
+ * a dedicated, bounded pool of threads (see {@link HashPool}): when more logins arrive than the
+ * machine can hash, the excess is refused at once with `OverloadedError` (503, Retry-After) instead
+ * of queueing without bound, and hashing never delays signing or signature checks.
  */
 export class PasswordHasher {
-  #dummyHash: Promise<string> | null = null;
+  readonly #pool: HashPool;
+  readonly #dummyHash: string;
 
-  constructor(readonly parameters: Argon2Parameters = OWASP_ARGON2ID) {}
-
-  hash(password: string): Promise<string> {
-    return argon2.hash(password, { type: argon2.argon2id, ...this.parameters });
+  constructor(
+    readonly parameters: Argon2Parameters = OWASP_ARGON2ID,
+    options: PasswordHasherOptions = {},
+  ) {
+    const defaults = hashPoolDefaults(options.concurrency);
+    const pool: HashPoolOptions = {
+      concurrency: defaults.concurrency,
+      queueLimit: options.queueLimit ?? defaults.queueLimit,
+      maxWaitMs: options.maxWaitMs ?? defaults.maxWaitMs,
+    };
+    this.#pool = new HashPool(pool, options.now, options.probe ?? null);
+    this.#dummyHash = dummyHash(parameters);
   }
 
-  /** Verifies `password`; a `null` hash (unknown user) is checked against a dummy and is never valid. */
-  async check(storedHash: string | null, password: string): Promise<PasswordCheck> {
-    if (storedHash === null) {
-      this.#dummyHash ??= this.hash(randomSecret());
-      await argon2.verify(await this.#dummyHash, password).catch(() => false);
-      return { valid: false, upgradedHash: null };
-    }
-    const valid = await argon2.verify(storedHash, password).catch(() => false);
-    if (!valid || !argon2.needsRehash(storedHash, this.parameters)) return { valid, upgradedHash: null };
-    return { valid, upgradedHash: await this.hash(password) };
+  /** Hashes a new password with the current parameters. @throws {OverloadedError} when the pool is full. */
+  async hash(password: string, signal?: AbortSignal): Promise<string> {
+    return (await this.#pool.run({ kind: 'hash', password, parameters: this.parameters }, signal)) as string;
+  }
+
+  /**
+   * Verifies `password`. A `null` hash (unknown user) is checked against a dummy of the same cost
+   * and is never valid. A valid password whose stored hash used other parameters comes back with
+   * an upgraded hash to store.
+   * @param signal aborts the check while it waits for a thread (the caller went away): it then
+   *   rejects with the signal's reason and no hash is computed.
+   * @throws {OverloadedError} when every thread is busy and the queue is full, or the wait was too long.
+   */
+  async check(storedHash: string | null, password: string, signal?: AbortSignal): Promise<PasswordCheck> {
+    const request = { kind: 'check', storedHash: storedHash ?? this.#dummyHash, password, parameters: this.parameters } as const;
+    const result = (await this.#pool.run(request, signal)) as PasswordCheck;
+    return storedHash === null ? { valid: false, upgradedHash: null } : result;
+  }
+
+  /** Hashes being computed and waiting, for metrics and tests. */
+  get load(): { running: number; queued: number } {
+    return this.#pool.load;
+  }
+
+  /** Stops the hashing threads. */
+  close(): Promise<void> {
+    return this.#pool.close();
   }
 }

@@ -4,7 +4,7 @@ import { TooManyRequestsError } from '../errors.js';
 import type { AuditKind } from '../audit/kinds.js';
 import type { AuditEvent, Source, Store, User } from '../store/port.js';
 import type { BruteForceGuard } from './brute-force.js';
-import type { PasswordHasher } from './password-hasher.js';
+import type { PasswordCheck, PasswordHasher } from './password-hasher.js';
 import { MAX_USERNAME_LENGTH } from './rules.js';
 
 /** What checking a client application's credentials uses. */
@@ -34,6 +34,7 @@ export async function verifyCredentials(
   username: string,
   password: string,
   source: Source,
+  signal?: AbortSignal,
 ): Promise<User | null> {
   // No client application can have a longer name: counting such a name would only let a client
   // make the store hash and keep arbitrarily large keys for nothing.
@@ -47,7 +48,15 @@ export async function verifyCredentials(
     return null;
   }
   const user = name === null ? null : await deps.store.users.findByUsername(name);
-  const check = await deps.hasher.check(user?.passwordHash ?? null, password);
+  let check: PasswordCheck;
+  try {
+    check = await deps.hasher.check(user?.passwordHash ?? null, password, signal);
+  } catch (error) {
+    // Nothing was checked (the hashing threads are overloaded, or the caller went away): the
+    // reservation is given back, so this never counts as a failed login.
+    await deps.bruteForce.release(name ?? '', source.address);
+    throw error;
+  }
   if (!user || !check.valid) {
     deps.logger.info({ source: source.address }, 'client application authentication refused');
     await deps.store.audit.record(loginEvent('login_failed', now, source, user, 'wrong username or password'));

@@ -11,6 +11,8 @@ export interface PasswordGrantRequest {
   username: string;
   password: string;
   source: Source;
+  /** Aborts the password check while it waits for a hashing thread (the caller went away). */
+  signal?: AbortSignal;
 }
 
 /** What the password grant uses. */
@@ -23,7 +25,7 @@ export type PasswordGrantDeps = CredentialDeps &
 
 /** Unknown user, wrong password and locked account fail identically (DESIGN §1). */
 async function authenticate(deps: PasswordGrantDeps, request: PasswordGrantRequest): Promise<User> {
-  const user = await verifyCredentials(deps, request.username, request.password, request.source);
+  const user = await verifyCredentials(deps, request.username, request.password, request.source, request.signal);
   if (!user) throw new InvalidGrantError(INVALID_CREDENTIALS, 401);
   return user;
 }

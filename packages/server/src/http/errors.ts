@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { InvalidRequestError, OAuthError, TooManyRequestsError, TemporarilyUnavailableError } from '../errors.js';
+import { InvalidRequestError, OAuthError, OverloadedError, TooManyRequestsError, TemporarilyUnavailableError } from '../errors.js';
 
 /** Headers on every auth answer, success or error (RFC 6749 §5.1). */
 export const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' } as const;
@@ -45,11 +45,12 @@ export function createErrorHandler(bodyLimit: number, isUnavailable: Unavailabil
     if (!oauth) {
       request.log.error({ err: error }, 'unexpected error');
       oauth = new OAuthError('server_error', 500, 'Internal server error');
-    } else if (oauth.status >= 500) {
+    } else if (oauth.status >= 500 && !(oauth instanceof OverloadedError)) {
+      // (Overload refusals come by the hundred under attack: they are counted in /metrics, not logged.)
       request.log.warn({ err: oauth.cause ?? error }, oauth.description);
     }
     reply.code(oauth.status).headers(NO_STORE);
-    if (oauth instanceof TooManyRequestsError) reply.header('retry-after', String(oauth.retryAfter));
+    if (oauth instanceof TooManyRequestsError || oauth instanceof OverloadedError) reply.header('retry-after', String(oauth.retryAfter));
     if (oauth instanceof TemporarilyUnavailableError) reply.header('retry-after', String(UNAVAILABLE_RETRY_AFTER));
     reply.send({ error: oauth.error, error_description: oauth.description });
   };

@@ -43,7 +43,10 @@ export type TokenBody = TokenResponse;
  * A server over a real SQLite file in a fresh temporary directory, with a manual clock and one
  * client application ({@link CLIENT}). Requests go through `app.inject()`.
  */
-export async function startHarness(env: Record<string, string> = {}, options: { listen?: boolean; logger?: Logger } = {}): Promise<Harness> {
+export async function startHarness(
+  env: Record<string, string> = {},
+  options: { listen?: boolean; logger?: Logger; hashProbe?: SharedArrayBuffer } = {},
+): Promise<Harness> {
   const dataDir = mkdtempSync(join(tmpdir(), 'antpeer-test-'));
   const config = loadConfig({ ANTPEER_DATA_DIR: dataDir, PORT: '0', ANTPEER_METRICS_PORT: '0', ...env });
   const clock = new ManualClock();
@@ -52,6 +55,7 @@ export async function startHarness(env: Record<string, string> = {}, options: { 
     logger: options.logger ?? pino({ level: 'silent' }),
     argon2: TEST_ARGON2,
     listen: options.listen ?? false,
+    hashProbe: options.hashProbe,
   });
   await addClientApplication(server.auth, TEST_ACTOR, CLIENT.username, CLIENT.password);
   const inject = (payload: string, contentType: string, headers: Record<string, string> = {}) =>

@@ -1,10 +1,11 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthService } from '../../auth-service.js';
 import { InvalidRequestError, UnsupportedGrantTypeError } from '../../errors.js';
 import { passwordGrant } from '../../grants/password.js';
 import { refreshTokenGrant } from '../../grants/refresh-token.js';
 import type { TokenGrant } from '../../sessions/issue-tokens.js';
 import { isFormRequest, optionalString, readParameters, requestSource, type Parameters } from '../body.js';
+import { abortWhenClientCloses } from '../client-closed.js';
 import { NO_STORE } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 
@@ -33,12 +34,12 @@ function required(parameters: Parameters, name: string, message = `Missing param
   return value;
 }
 
-function runGrant(auth: AuthService, grant: GrantName, parameters: Parameters, request: FastifyRequest): Promise<TokenGrant> {
+function runGrant(auth: AuthService, grant: GrantName, parameters: Parameters, request: FastifyRequest, reply: FastifyReply): Promise<TokenGrant> {
   const source = requestSource(request);
   if (grant === 'password') {
     const username = required(parameters, 'username');
     const password = required(parameters, 'password');
-    return passwordGrant(auth, { username, password, source });
+    return passwordGrant(auth, { username, password, source, signal: abortWhenClientCloses(reply) });
   }
   return refreshTokenGrant(auth, { refreshToken: required(parameters, 'refresh_token', 'No refresh token'), source });
 }
@@ -70,7 +71,7 @@ export function registerTokenRoute(app: FastifyInstance, auth: AuthService, metr
     const grant = selectGrant(parameters);
     const endTimer = metrics.grantDuration.startTimer({ grant });
     try {
-      const result = await runGrant(auth, grant, parameters, request);
+      const result = await runGrant(auth, grant, parameters, request, reply);
       metrics.grants.inc({ grant, outcome: 'ok' });
       reply.headers(NO_STORE);
       return toResponse(result, isFormRequest(request));
