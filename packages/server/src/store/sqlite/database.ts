@@ -3,24 +3,35 @@ import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { AuditEvent } from '../port.js';
 
+/** How hard a connection's commits reach the disk. */
+export type Durability =
+  /** `synchronous=FULL`: fsync'd before the commit returns (sessions, users, keys). */
+  | 'durable'
+  /**
+   * `synchronous=NORMAL`: in WAL mode, written but not fsync'd until the next durable commit or
+   * checkpoint. For failure counters and the audit trail, whose every write would otherwise cost an
+   * fsync on the event loop — a flood of failed logins would stall every refresh. A power loss can
+   * lose the last few of them; a crash of the process alone loses nothing.
+   */
+  | 'relaxed';
+
 /**
- * One SQLite file in WAL mode with `synchronous=FULL`, so a commit (and therefore every token a
- * response carries) is fsync'd before the call returns. Writes take the database lock up front
- * (`BEGIN IMMEDIATE`), so several processes on one file serialise cleanly instead of failing on
- * lock upgrades. Statements are prepared once.
+ * One connection to a SQLite file in WAL mode. Writes take the database lock up front
+ * (`BEGIN IMMEDIATE`), so several processes (and this store's two connections) serialise cleanly
+ * instead of failing on lock upgrades. Statements are prepared once.
  */
 export class SqliteDatabase {
   readonly db: Database.Database;
   readonly #statements = new Map<string, Database.Statement>();
 
-  constructor(filename: string) {
+  constructor(filename: string, durability: Durability = 'durable') {
     if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
     this.db = new Database(filename);
     // Effective on a new file only (before its first table): a purge's freed pages can then be
     // handed back to the file system a few at a time (see `purgeExpired`).
     this.db.pragma('auto_vacuum = INCREMENTAL');
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
+    this.db.pragma(durability === 'durable' ? 'synchronous = FULL' : 'synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
     // After a purge the WAL file shrinks back instead of keeping its high-water mark.

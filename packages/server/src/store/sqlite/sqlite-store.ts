@@ -147,6 +147,8 @@ const VACUUM_PAGES_PER_BATCH = 1024;
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   readonly #d: SqliteDatabase;
+  /** Failure counters and the audit trail: see {@link Durability}. */
+  readonly #relaxed: SqliteDatabase;
   readonly users: UserStore;
   readonly sessions: SqliteSessionStore;
   readonly keys: KeyStore;
@@ -156,12 +158,14 @@ export class SqliteStore implements Store {
 
   constructor(options: SqliteStoreOptions) {
     this.#d = new SqliteDatabase(options.filename);
+    // An in-memory database is private to its connection: there the one connection serves all.
+    this.#relaxed = options.filename === ':memory:' ? this.#d : new SqliteDatabase(options.filename, 'relaxed');
     this.users = new SqliteUserStore(this.#d);
     this.sessions = new SqliteSessionStore(this.#d);
     this.keys = new SqliteKeyStore(this.#d);
     this.settings = new SqliteSettingsStore(this.#d);
-    this.counters = new SqliteCounterStore(this.#d);
-    this.audit = new SqliteAuditStore(this.#d);
+    this.counters = new SqliteCounterStore(this.#relaxed);
+    this.audit = new SqliteAuditStore(this.#relaxed);
   }
 
   async migrate(): Promise<void> {
@@ -197,6 +201,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     await this.sessions.flush();
+    if (this.#relaxed.db.open) this.#relaxed.db.close();
     if (this.#d.db.open) this.#d.db.close();
   }
 
