@@ -4,7 +4,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { AUDIT_KINDS, isAuditKind } from '../audit/kinds.js';
 import type { Clock } from '../clock.js';
 import type { StoreObserver } from '../store/observed.js';
-import type { ActiveSessionCount, SessionStore } from '../store/port.js';
+import type { SessionStore } from '../store/port.js';
 import type { KeyRing } from '../tokens/keys.js';
 
 /**
@@ -27,7 +27,9 @@ export interface Metrics {
   connectionsRefused: Counter<'reason'>;
   /** Audit events recorded by this process, by kind: reuse detections, lockouts, session-limit refusals, … */
   auditEvents: Counter<'kind'>;
+  /** How long store calls took, by port method (see `observeStore`). */
   storeDuration: Histogram<'operation'>;
+  /** Failed store calls, by port method and kind: `unavailable` (503) or `other` (500). */
   storeErrors: Counter<'operation' | 'kind'>;
 }
 
@@ -210,9 +212,40 @@ export const ACTIVE_SESSIONS_MAX_AGE_MS = 30_000;
 /**
  * How far the count goes, and how many sessions the busiest client is looked for in (see
  * `SessionStore.countActive`): measured on SQLite with 1,000,000 sessions, about 20 ms and 10 ms
- * of one core, at most once per {@link ACTIVE_SESSIONS_MAX_AGE_MS}.
+ * of one core, at most once per {@link ACTIVE_SESSIONS_MAX_AGE_MS}; unbounded, 0.1 s and 0.5 s or
+ * more, which on SQLite stall the serving process.
  */
 export const ACTIVE_SESSIONS_BOUNDS = Object.freeze({ total: 100_000, sample: 10_000 });
+
+/**
+ * What `read` last answered, read again (at the clock's now) once the last read is `maxAgeMs` old;
+ * concurrent callers share one read. A failed read keeps the last answer (undefined before the
+ * first) and is not retried before `maxAgeMs` either: a scrape must still answer, and quickly,
+ * while the store is down, and the store's observer has already counted the failure.
+ */
+function cachedRead<T>(read: (now: number) => Promise<T>, maxAgeMs: number, clock: Clock): () => Promise<T | undefined> {
+  let last: { at: number; value: T | undefined } | null = null;
+  let reading: Promise<void> | null = null;
+  return async () => {
+    const now = clock.now();
+    if (last === null || now - last.at >= maxAgeMs) {
+      reading ??= read(now)
+        .then(
+          (value) => {
+            last = { at: now, value };
+          },
+          () => {
+            last = { at: now, value: last?.value };
+          },
+        )
+        .finally(() => {
+          reading = null;
+        });
+      await reading;
+    }
+    return last?.value;
+  };
+}
 
 /**
  * Gauges read from the state when scraped: active sessions (counted in the store, reused for
@@ -224,20 +257,7 @@ export function watchState(
   sources: { sessions: Pick<SessionStore, 'countActive'>; keys: Pick<KeyRing, 'signingKey'>; clock: Clock },
 ): void {
   const { sessions, keys, clock } = sources;
-  let counted: { at: number; count: ActiveSessionCount } | null = null;
-  let counting: Promise<void> | null = null;
-  const count = async (): Promise<ActiveSessionCount | undefined> => {
-    const now = clock.now();
-    if (counted === null || now - counted.at >= ACTIVE_SESSIONS_MAX_AGE_MS) {
-      counting ??= sessions
-        .countActive(now, ACTIVE_SESSIONS_BOUNDS)
-        // A failure is counted by the store's observer; the last count stands until the next scrape.
-        .then((result) => void (counted = { at: now, count: result }), () => undefined)
-        .finally(() => (counting = null));
-      await counting;
-    }
-    return counted?.count;
-  };
+  const count = cachedRead((now) => sessions.countActive(now, ACTIVE_SESSIONS_BOUNDS), ACTIVE_SESSIONS_MAX_AGE_MS, clock);
   const registers = [metrics.registry];
   new Gauge({
     name: 'antpeer_sessions_active',

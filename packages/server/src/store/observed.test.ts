@@ -9,6 +9,7 @@ import { loadConfig } from '../config.js';
 import { addClientApplication } from '../credentials/client-applications.js';
 import { startServer, type RunningServer } from '../server.js';
 import { CLIENT, TEST_ACTOR, TEST_ARGON2, TOKEN_PATH } from '../test/harness.js';
+import { ACTIVE_SESSIONS_MAX_AGE_MS } from '../http/metrics.js';
 import { MetricsProbe } from '../test/metrics.js';
 import { openStore } from './open.js';
 import type { Store } from './port.js';
@@ -21,12 +22,13 @@ describe('store metrics, through the server', () => {
   let store: Store;
   let server: RunningServer;
   let probe: MetricsProbe;
+  const clock = new ManualClock();
   before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'antpeer-store-metrics-'));
     const config = loadConfig({ ANTPEER_DATA_DIR: dataDir, PORT: '0' });
     // The store the server wraps, kept here to inject faults under the wrapper.
     store = await openStore(config);
-    server = await startServer(config, { clock: new ManualClock(), store, logger: pino({ level: 'silent' }), argon2: TEST_ARGON2, listen: false });
+    server = await startServer(config, { clock, store, logger: pino({ level: 'silent' }), argon2: TEST_ARGON2, listen: false });
     await addClientApplication(server.auth, TEST_ACTOR, CLIENT.username, CLIENT.password);
     probe = new MetricsProbe(() => server.metrics.registry.metrics());
   });
@@ -71,5 +73,28 @@ describe('store metrics, through the server', () => {
     assert.equal(probe.change('antpeer_http_responses_total', { route: '/auth/token', status: '503' }), 2);
     assert.equal(probe.change('antpeer_http_responses_total', { route: '/auth/token', status: '500' }), 1);
     assert.equal((await refresh(refreshToken)).statusCode, 200, 'the session was left as it was');
+  });
+
+  it('a scrape while the store cannot count the sessions still answers, with the last count, and counts the failure', async () => {
+    await login();
+    await probe.read();
+    const active = probe.value('antpeer_sessions_active');
+    assert.ok(active > 0);
+    const original = store.sessions.countActive;
+    try {
+      await probe.mark();
+      store.sessions.countActive = async () => Promise.reject(Object.assign(new Error('connection refused'), { code: 'SQLITE_BUSY' }));
+      clock.advance(ACTIVE_SESSIONS_MAX_AGE_MS);
+      await probe.read();
+      assert.equal(probe.value('antpeer_sessions_active'), active);
+      // The count runs while the scrape collects, after the store's counters were written into it:
+      // the failure shows in the next scrape, which does not count again for 30 s (a third shows that).
+      await probe.read();
+      await probe.read();
+    } finally {
+      store.sessions.countActive = original;
+    }
+    assert.equal(probe.change(ERRORS, { operation: 'sessions.countActive', kind: 'unavailable' }), 1);
+    assert.equal(probe.change('antpeer_store_operation_duration_seconds_count', { operation: 'sessions.countActive' }), 1, 'one try per 30 s');
   });
 });
