@@ -18,6 +18,7 @@ export { pushNotBefore } from './sessions/not-before.js';
 export type { AuthService } from './auth-service.js';
 export { UsernameTakenError } from './store/port.js';
 export type {
+  ActiveSessionCount,
   AuditEvent,
   AuditFilter,
   AuditRecord,

@@ -7,8 +7,9 @@ import type { Config } from './config.js';
 import type { Argon2Parameters } from './credentials/password-hasher.js';
 import { buildApp } from './http/app.js';
 import { startMetricsListener, type MetricsListener } from './http/metrics-listener.js';
-import { createMetrics, type Metrics } from './http/metrics.js';
+import { createMetrics, storeObserver, watchState, type Metrics } from './http/metrics.js';
 import { createLogger } from './logger.js';
+import { observeStore } from './store/observed.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/port.js';
 import { purgeStore } from './store/purge.js';
@@ -87,7 +88,8 @@ export async function startServer(config: Readonly<Config>, options: StartOption
   const logger = options.logger ?? createLogger(config.logLevel);
   const clock = options.clock ?? systemClock;
   const secret = loadServerSecret(config);
-  const store = options.store ?? (await openStore(config));
+  const metrics = createMetrics();
+  const store = observeStore(options.store ?? (await openStore(config)), storeObserver(metrics));
   const timers: NodeJS.Timeout[] = [];
   const stoppers: (() => Promise<void>)[] = [];
   let metricsListener: MetricsListener | null = null;
@@ -95,7 +97,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     await prepareStore(store, options.migrate ?? config.migrateOnStart);
     const auth = await createAuthService({ config, store, clock, logger, secret, argon2: options.argon2, hashProbe: options.hashProbe });
     const bootstrap: BootstrapResult = options.bootstrap === false ? { created: false } : await bootstrapClientApplication(auth);
-    const metrics = createMetrics();
+    watchState(metrics, { sessions: store.sessions, keys: auth.keys, clock });
     const app = await buildApp(auth, { metrics, isUnavailable: (error) => store.isUnavailableError?.(error) ?? false });
     if (options.listen !== false) await app.listen({ port: config.port, host: config.host });
     if ((options.serveMetrics ?? options.listen !== false) && config.metricsPort !== null) {

@@ -2,7 +2,7 @@ import { InvalidTokenError, authenticate, challenge, type ChallengeResponse } fr
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthService } from '../auth-service.js';
 import { InvalidRequestError } from '../errors.js';
-import type { Metrics } from '../http/metrics.js';
+import { tokenRefusal, type Metrics } from '../http/metrics.js';
 import { checkIdentityInStore } from '../sessions/verify-access-token.js';
 import type { GatewayIdentity } from './forwarded-headers.js';
 import type { UpstreamProxy } from './proxy.js';
@@ -33,17 +33,25 @@ function send(reply: FastifyReply, response: ChallengeResponse): void {
 /** Checks a request's access token and its session; answers the RFC 6750 challenge itself when they do not check out. */
 export type ApplicationAuthenticator = (request: FastifyRequest, reply: FastifyReply) => Promise<GatewayIdentity | null>;
 
-/** The access-token check every application endpoint makes before anything else (RFC 6750 §3). */
-export function createApplicationAuthenticator(auth: AuthService): ApplicationAuthenticator {
+/**
+ * The access-token check every application endpoint makes before anything else (RFC 6750 §3);
+ * counts each refusal, by why, as a gateway outcome.
+ */
+export function createApplicationAuthenticator(auth: AuthService, metrics: Pick<Metrics, 'gatewayRequests'>): ApplicationAuthenticator {
   const realm = new URL(auth.config.issuer).host;
   return async (request, reply) => {
     const result = await authenticate(auth.accessTokens, request.headers.authorization, { realm });
     if (!result.ok) {
+      metrics.gatewayRequests.inc(tokenRefusal(result.error));
       send(reply, result.response);
       return null;
     }
-    const checked = await checkIdentityInStore(auth, result.identity);
+    const checked = await checkIdentityInStore(auth, result.identity).catch((error: unknown) => {
+      metrics.gatewayRequests.inc({ outcome: 'error' });
+      throw error;
+    });
     if (!checked) {
+      metrics.gatewayRequests.inc(tokenRefusal(null));
       send(reply, challenge(REVOKED, realm));
       return null;
     }
@@ -71,7 +79,7 @@ export async function registerGateway(app: FastifyInstance, auth: AuthService, m
   const proxy: UpstreamProxy | null =
     upstream === null ? null : (await import('./proxy.js')).createUpstreamProxy(upstream, config, metrics);
   if (proxy !== null) app.addHook('onClose', () => proxy.close());
-  const authenticateRequest = createApplicationAuthenticator(auth);
+  const authenticateRequest = createApplicationAuthenticator(auth, metrics);
 
   // Bodies are not parsed here: the proxy streams the raw request.
   app.removeAllContentTypeParsers();
@@ -81,6 +89,7 @@ export async function registerGateway(app: FastifyInstance, auth: AuthService, m
     const path = request.url.slice(config.basePath.length).split('?')[0] ?? '';
     const allowed = AUTH_ENDPOINTS[path];
     if (allowed !== undefined) {
+      metrics.gatewayRequests.inc({ outcome: 'method_not_allowed' });
       reply
         .code(405)
         .header('allow', allowed)
@@ -95,11 +104,13 @@ export async function registerGateway(app: FastifyInstance, auth: AuthService, m
 
   app.all('/*', (request, reply) => {
     if (proxy === null) {
+      metrics.gatewayRequests.inc({ outcome: 'no_upstream' });
       reply.code(404).send({ error: 'not_found', error_description: 'No application endpoint here' });
       return;
     }
     const target = applicationTarget(request.url, config.basePath);
     if (!target.ok) {
+      metrics.gatewayRequests.inc({ outcome: 'bad_path' });
       reply.send(new InvalidRequestError(target.description));
       return;
     }

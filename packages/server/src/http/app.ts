@@ -9,7 +9,7 @@ import { isRefusedTarget, toOriginForm } from '../gateway/request-target.js';
 import { registerBodyParsers } from './body.js';
 import { createClientErrorHandler, createErrorHandler, type UnavailabilityTest } from './errors.js';
 import { closeUnfinishedConnections, createListener, hostHeaderProblem, trustedProxyTest } from './listener.js';
-import { createMetrics, type Metrics } from './metrics.js';
+import { createMetrics, responseCounter, type Metrics } from './metrics.js';
 import { registerCertsRoute } from './routes/certs.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerIntrospectRoute } from './routes/introspect.js';
@@ -42,7 +42,7 @@ export async function buildApp(auth: AuthService, options: AppOptions = {}): Pro
   const metrics = options.metrics ?? createMetrics();
   const logger = auth.logger as FastifyBaseLogger;
   const isTrustedProxy = trustedProxyTest(config.trustProxy);
-  const authenticateApplication = createApplicationAuthenticator(auth);
+  const authenticateApplication = createApplicationAuthenticator(auth, metrics);
   const handleError = createErrorHandler(config.bodyLimit, options.isUnavailable ?? (() => false));
   const underBase = (url: string) => url === config.basePath || url.startsWith(`${config.basePath}/`) || url.startsWith(`${config.basePath}?`);
   const app = Fastify({
@@ -82,6 +82,7 @@ export async function buildApp(auth: AuthService, options: AppOptions = {}): Pro
     });
   }
   app.setErrorHandler(handleError);
+  app.addHook('onResponse', responseCounter(metrics, config.basePath));
 
   let closing = false;
   app.addHook('preClose', (done) => {
@@ -115,7 +116,7 @@ export async function buildApp(auth: AuthService, options: AppOptions = {}): Pro
     },
     { prefix: config.basePath },
   );
-  await app.register((scope) => registerVerifyRoute(scope, auth), { prefix: config.basePath });
+  await app.register((scope) => registerVerifyRoute(scope, auth, metrics), { prefix: config.basePath });
   await app.register((scope) => registerGateway(scope, auth, metrics), { prefix: config.basePath });
   registerMetadataRoutes(app, auth);
   registerHealthRoutes(app, auth);

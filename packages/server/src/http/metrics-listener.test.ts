@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { call, login } from '../test/http.js';
+import { parseExposition, sampleValue } from '../test/metrics.js';
 import { ISSUER } from '../test/postgres.js';
 import { freePort, makeDataDir, startServe, waitFor } from '../test/process.js';
 import { CLIENT, startHarness } from '../test/harness.js';
@@ -50,7 +51,7 @@ describe('metrics on a listener of their own', () => {
     }
   });
 
-  it('of several workers are served together by the primary: a scrape counts every worker’s grants', async () => {
+  it('of several workers are served together by the primary: a scrape adds up every worker’s counters, and takes the largest count of the shared store', async () => {
     const data = makeDataDir();
     const metricsPort = await freePort();
     const primary = await startServe({
@@ -71,6 +72,10 @@ describe('metrics on a listener of their own', () => {
         return response.status === 200 ? response.text() : undefined;
       });
       assert.match(scraped, /antpeer_token_grants_total\{grant="password",outcome="ok"\} 6/);
+      const samples = parseExposition(scraped);
+      assert.equal(sampleValue(samples, 'antpeer_audit_events_total', { kind: 'login_succeeded' }), 6, 'counters are added up');
+      // Each worker counts the same store: the largest of their counts, not their sum (12).
+      assert.equal(sampleValue(samples, 'antpeer_sessions_active'), 6);
       assert.equal((await call('GET', `${primary.origin}/metrics`)).status, 404);
     } finally {
       await primary.stop();

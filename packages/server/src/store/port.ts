@@ -111,6 +111,17 @@ export interface SessionChange {
   audit?: AuditEvent;
 }
 
+/** What {@link SessionStore.countActive} counts, within the bounds it was given. */
+export interface ActiveSessionCount {
+  /** Sessions active at the time asked about, counted up to the `total` bound. */
+  total: number;
+  /**
+   * The most active sessions any one user holds among the `sample` that expire last (the newest
+   * and the most recently refreshed): exact while `total` is below `sample`, a lower bound beyond.
+   */
+  busiestUser: number;
+}
+
 /** A signing key; the private half is sealed under the server secret. */
 export interface StoredKey {
   kid: string;
@@ -193,6 +204,13 @@ export interface SessionStore {
   apply(change: SessionChange): Promise<boolean>;
   /** Sessions not ended and not past their idle or max expiry at `now`, newest first. */
   listActive(now: number, userId?: string): Promise<Session[]>;
+  /**
+   * Counts the sessions active at `now` (not ended by then, not past their idle or max expiry), for
+   * the metrics: at most `bounds.total` of them, and the busiest user among at most `bounds.sample`.
+   * Bounded, so that counting never walks a large table. A session ended at a time after `now` (an
+   * instance whose clock runs ahead) may count as active.
+   */
+  countActive(now: number, bounds: { total: number; sample: number }): Promise<ActiveSessionCount>;
   /** Ends the session if it has not ended; returns whether it did. */
   end(id: string, reason: SessionEndReason, at: number): Promise<boolean>;
   /** Ends every open session of the user; returns how many. */

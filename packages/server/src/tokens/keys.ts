@@ -17,6 +17,8 @@ export interface SigningKey {
   privateKey: KeyObject;
   /** The protected header of the tokens it signs, in base64url. */
   encodedHeader: string;
+  /** When it was created (ms): its age is what a rotation policy watches. */
+  createdAt: number;
 }
 
 /** RFC 7517 JSON Web Key Set. */
@@ -79,7 +81,7 @@ export class KeyRing {
     if (current && current.kid !== this.#active?.kid) {
       const pem = open(this.secret, SEAL_PURPOSE, current.sealedPrivateKey);
       const alg = current.alg as SigningAlgorithm;
-      this.#active = { kid: current.kid, alg, privateKey: createPrivateKey(pem), encodedHeader: encodeProtectedHeader(alg, current.kid) };
+      this.#active = { kid: current.kid, alg, privateKey: createPrivateKey(pem), encodedHeader: encodeProtectedHeader(alg, current.kid), createdAt: current.createdAt };
     }
     this.#refreshJwks();
   }

@@ -4,6 +4,7 @@ import type { AuthService } from '../../auth-service.js';
 import { IDENTITY_HEADERS } from '../../gateway/forwarded-headers.js';
 import { checkIdentityInStore } from '../../sessions/verify-access-token.js';
 import { NO_STORE } from '../errors.js';
+import { tokenRefusal, type Metrics } from '../metrics.js';
 
 /** Where the forward-auth endpoint lives under the base; Envoy appends the original path to it. */
 export const VERIFY_PATH = '/auth/verify';
@@ -106,7 +107,7 @@ function send(reply: FastifyReply, response: ChallengeResponse): FastifyReply {
  *
  * @see {@link https://www.rfc-editor.org/rfc/rfc6750#section-3 RFC 6750 §3}
  */
-export async function registerVerifyRoute(app: FastifyInstance, auth: AuthService): Promise<void> {
+export async function registerVerifyRoute(app: FastifyInstance, auth: AuthService, metrics: Pick<Metrics, 'forwardAuth'>): Promise<void> {
   const { config } = auth;
   const realm = new URL(config.issuer).host;
   const prefix = `${config.basePath}${VERIFY_PATH}`;
@@ -119,19 +120,26 @@ export async function registerVerifyRoute(app: FastifyInstance, auth: AuthServic
     reply.headers(NO_STORE);
     const forwarded = readForwardedRequest(request, request.url.slice(prefix.length));
     if (typeof forwarded === 'string') {
+      metrics.forwardAuth.inc({ outcome: 'bad_forwarded_header' });
       return reply.code(400).send({ error: 'invalid_request', error_description: `Malformed forwarded header: ${forwarded}` });
     }
     const log = { method: forwarded.method, path: forwarded.uri?.split('?')[0]?.slice(0, 256) ?? null };
     const result = await authenticate(auth.accessTokens, request.headers.authorization, { realm });
     if (!result.ok) {
+      metrics.forwardAuth.inc(tokenRefusal(result.error));
       request.log.debug({ ...log, refused: result.error.code }, 'forward auth refused');
       return send(reply, asUnauthorized(result.response));
     }
-    const checked = await checkIdentityInStore(auth, result.identity);
+    const checked = await checkIdentityInStore(auth, result.identity).catch((error: unknown) => {
+      metrics.forwardAuth.inc({ outcome: 'error' });
+      throw error;
+    });
     if (!checked) {
+      metrics.forwardAuth.inc(tokenRefusal(null));
       request.log.debug({ ...log, refused: 'session' }, 'forward auth refused');
       return send(reply, challenge(REVOKED, realm));
     }
+    metrics.forwardAuth.inc({ outcome: 'allowed' });
     request.log.debug({ ...log, session: checked.session.id }, 'forward auth allowed');
     return reply
       .code(200)

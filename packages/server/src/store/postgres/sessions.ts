@@ -1,6 +1,9 @@
-import type { NewSession, Session, SessionChange, SessionContext, SessionEndReason, SessionStore } from '../port.js';
+import type { ActiveSessionCount, NewSession, Session, SessionChange, SessionContext, SessionEndReason, SessionStore } from '../port.js';
 import { REALM_NOT_BEFORE, newSessionRecord, sessionContextColumns, sessionPatchColumns, toSession, toSessionContext, type SessionContextRow, type SessionRow } from '../rows.js';
 import type { PostgresDatabase } from './database.js';
+
+/** When a session stopped (or stops) being usable: the expression the `sessions_purge` index holds. */
+const USABLE_UNTIL = 'COALESCE(ended_at, LEAST(idle_expires_at, max_expires_at))';
 
 /**
  * Sessions on PostgreSQL. A refresh is two round trips: one read of the session's context, and one
@@ -81,6 +84,18 @@ export class PostgresSessionStore implements SessionStore {
       [now, userId ?? null],
     );
     return rows.map(toSession);
+  }
+
+  async countActive(now: number, bounds: { total: number; sample: number }): Promise<ActiveSessionCount> {
+    const s = this.d.s;
+    // Both walk the sessions_purge index from its end, and stop at their bound.
+    const { rows } = await this.d.query<{ total: string; busiest: string }>(
+      `SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM ${s}.sessions WHERE ${USABLE_UNTIL} > $1 LIMIT $2) a) AS total,
+              (SELECT COALESCE(MAX(n), 0) FROM (SELECT COUNT(*) AS n FROM (
+                 SELECT user_id FROM ${s}.sessions WHERE ${USABLE_UNTIL} > $1 ORDER BY ${USABLE_UNTIL} DESC LIMIT $3) b GROUP BY user_id) c) AS busiest`,
+      [now, bounds.total, bounds.sample],
+    );
+    return { total: Number(rows[0]?.total ?? 0), busiestUser: Number(rows[0]?.busiest ?? 0) };
   }
 
   async end(id: string, reason: SessionEndReason, at: number): Promise<boolean> {

@@ -1,6 +1,9 @@
-import type { NewSession, Session, SessionChange, SessionContext, SessionEndReason, SessionStore } from '../port.js';
+import type { ActiveSessionCount, NewSession, Session, SessionChange, SessionContext, SessionEndReason, SessionStore } from '../port.js';
 import { REALM_NOT_BEFORE, newSessionRecord, sessionContextColumns, sessionPatchColumns, toSession, toSessionContext, type SessionContextRow, type SessionRow } from '../rows.js';
 import type { SqliteDatabase } from './database.js';
+
+/** When a session stopped (or stops) being usable: the expression the `sessions_purge` index holds. */
+const USABLE_UNTIL = 'COALESCE(ended_at, MIN(idle_expires_at, max_expires_at))';
 
 interface Pending {
   change: SessionChange;
@@ -126,6 +129,21 @@ export class SqliteSessionStore implements SessionStore {
       )
       .all({ now, userId: userId ?? null }) as SessionRow[];
     return rows.map(toSession);
+  }
+
+  async countActive(now: number, bounds: { total: number; sample: number }): Promise<ActiveSessionCount> {
+    // Both walk the sessions_purge index from its end, and stop at their bound: the count reads the
+    // index alone, the sample also each session's user.
+    const { total } = this.#d
+      .sql(`SELECT COUNT(*) AS total FROM (SELECT 1 FROM sessions WHERE ${USABLE_UNTIL} > ? LIMIT ?)`)
+      .get(now, bounds.total) as { total: number };
+    const { busiest } = this.#d
+      .sql(
+        `SELECT COALESCE(MAX(n), 0) AS busiest FROM (SELECT COUNT(*) AS n FROM (
+           SELECT user_id FROM sessions WHERE ${USABLE_UNTIL} > ? ORDER BY ${USABLE_UNTIL} DESC LIMIT ?) GROUP BY user_id)`,
+      )
+      .get(now, bounds.sample) as { busiest: number };
+    return { total, busiestUser: busiest };
   }
 
   async end(id: string, reason: SessionEndReason, at: number): Promise<boolean> {

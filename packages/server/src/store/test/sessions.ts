@@ -136,6 +136,42 @@ export function describeSessionStore(open: OpenStore): void {
       });
     });
 
+    describe('countActive', () => {
+      const UNBOUNDED = { total: 1000, sample: 1000 };
+
+      it('counts what listActive lists, and the busiest user’s share of it', async () => {
+        const alice = await f.addUser('alice');
+        const bob = await f.addUser('bob');
+        const now = T0 + 100 * SECOND;
+        await f.openSession(alice);
+        await f.openSession(alice);
+        await f.openSession(bob);
+        const ended = await f.openSession(bob);
+        await f.store.sessions.end(ended.id, 'logout', T0 + SECOND);
+        await f.openSession(alice, { idleMs: 50 * SECOND });
+        await f.openSession(bob, { idleMs: 100 * SECOND }); // idle expiry exactly now: no longer active
+        await f.openSession(bob, { idleMs: 200 * SECOND, maxMs: 100 * SECOND });
+
+        assert.equal((await f.store.sessions.listActive(now)).length, 3);
+        assert.deepEqual(await f.store.sessions.countActive(now, UNBOUNDED), { total: 3, busiestUser: 2 });
+      });
+
+      it('is zero with no active session', async () => {
+        assert.deepEqual(await f.store.sessions.countActive(T0, UNBOUNDED), { total: 0, busiestUser: 0 });
+      });
+
+      it('counts no further than its bounds; the busiest user is taken from the sessions that expire last', async () => {
+        const alice = await f.addUser('alice');
+        const bob = await f.addUser('bob');
+        for (let i = 0; i < 3; i += 1) await f.openSession(alice, { at: T0 + i });
+        for (let i = 0; i < 2; i += 1) await f.openSession(bob, { at: T0 + 10 + i });
+
+        assert.deepEqual(await f.store.sessions.countActive(T0 + 20, { total: 4, sample: 2 }), { total: 4, busiestUser: 2 });
+        assert.deepEqual(await f.store.sessions.countActive(T0 + 20, { total: 5, sample: 3 }), { total: 5, busiestUser: 2 });
+        assert.deepEqual(await f.store.sessions.countActive(T0 + 20, { total: 5, sample: 5 }), { total: 5, busiestUser: 3 });
+      });
+    });
+
     describe('end', () => {
       it('ends an open session once; ending it again changes nothing and returns false', async () => {
         const user = await f.addUser();
