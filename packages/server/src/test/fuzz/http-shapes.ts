@@ -173,18 +173,26 @@ const FORWARDED_URI: fc.Arbitrary<Text> = fc.oneof(
   hugeArb.map((piece): Text => ['/', piece]),
 );
 
-/** Extra headers: spoofing, addresses, forwarded-request headers, encodings, odd framing hints. */
+/** Extra headers: spoofing, addresses, forwarded-request headers, encodings, a second Authorization, Host or Content-Type. */
 export const extraHeadersArb: fc.Arbitrary<[string, Text][]> = fc.array(
   fc.oneof(
-    fc.tuple(fc.constantFrom(...SPOOFED), canaryArb).map(([name, value]): [string, Text] => [name, [value]]),
-    fc.tuple(fc.constantFrom('X-Forwarded-For', 'x-forwarded-for', 'X-Real-IP'), addressListArb),
-    fc.tuple(fc.constantFrom('X-Original-Method', 'X-Forwarded-Method'), FORWARDED_METHOD).map(([name, value]): [string, Text] => [name, [value]]),
-    fc.tuple(fc.constantFrom('X-Original-URI', 'X-Forwarded-Uri', 'x-original-uri'), FORWARDED_URI),
-    fc.tuple(fc.constantFrom('Content-Encoding', 'Accept-Encoding'), fc.constantFrom('gzip', 'deflate', 'br', 'identity', 'gzip, gzip', 'x-unknown', '')).map(([name, value]): [string, Text] => [name, [value]]),
-    fc.tuple(fc.constantFrom('Host'), hostArb).map(([name, value]): [string, Text] => [name, [value]]),
-    fc.tuple(fc.constantFrom('User-Agent', 'Cookie', 'Accept', 'Origin', 'Referer', 'X-Request-Id'), fc.oneof(canaryArb.map((piece): Text => [piece]), fc.string({ unit: junkChar, maxLength: 30 }).map((text): Text => [text]))),
+    { weight: 4, arbitrary: fc.tuple(fc.constantFrom(...SPOOFED), canaryArb).map(([name, value]): [string, Text] => [name, [value]]) },
+    { weight: 3, arbitrary: fc.tuple(fc.constantFrom('X-Forwarded-For', 'x-forwarded-for', 'X-Real-IP'), addressListArb) },
+    { weight: 1, arbitrary: fc.tuple(fc.constantFrom('X-Original-Method', 'X-Forwarded-Method'), FORWARDED_METHOD).map(([name, value]): [string, Text] => [name, [value]]) },
+    { weight: 2, arbitrary: fc.tuple(fc.constantFrom('X-Original-URI', 'X-Forwarded-Uri', 'x-original-uri'), FORWARDED_URI) },
+    { weight: 1, arbitrary: fc.tuple(fc.constantFrom('Content-Encoding', 'Accept-Encoding'), fc.constantFrom('gzip', 'deflate', 'br', 'identity', 'gzip, gzip', 'x-unknown', '')).map(([name, value]): [string, Text] => [name, [value]]) },
+    { weight: 1, arbitrary: fc.tuple(fc.constantFrom('Host', 'host'), hostArb).map(([name, value]): [string, Text] => [name, [value]]) },
+    { weight: 1, arbitrary: fc.tuple(fc.constantFrom('Authorization', 'authorization'), authorizationArb()) },
+    { weight: 1, arbitrary: fc.tuple(fc.constantFrom('Content-Type', 'content-type'), fc.constantFrom(...JSON_TYPES, ...FORM_TYPES, ...OTHER_TYPES)).map(([name, value]): [string, Text] => [name, [value]]) },
+    {
+      weight: 3,
+      arbitrary: fc.tuple(
+        fc.constantFrom('User-Agent', 'Cookie', 'Accept', 'Origin', 'Referer', 'X-Request-Id'),
+        fc.oneof(canaryArb.map((piece): Text => [piece]), fc.string({ unit: junkChar, maxLength: 30 }).map((text): Text => [text])),
+      ),
+    },
   ),
-  { maxLength: 4 },
+  { maxLength: 3 },
 );
 
 /** A JSON field whose value, as a string, comes from `text`; sometimes another JSON type instead. */

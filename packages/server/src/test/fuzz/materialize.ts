@@ -35,7 +35,8 @@ export interface SentSecret {
 export interface ConcreteRequest {
   method: string;
   url: string;
-  headers: Record<string, string>;
+  /** A header given more than once has its values in order, as the parser would see them. */
+  headers: Record<string, string | string[]>;
   payload: Buffer | undefined;
   remoteAddress: string;
   secrets: SentSecret[];
@@ -217,10 +218,12 @@ class Materializer {
 export function materialize(request: FuzzRequest, source: SecretSource): ConcreteRequest {
   const m = new Materializer(source);
   const url = onTheWire(m.text(request.target), NOT_IN_TARGET, (char) => `%${char.charCodeAt(0).toString(16).padStart(2, '0')}`, MAX_TARGET_BYTES);
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string | string[]> = {};
   for (const [name, value] of request.headers) {
-    for (const known of Object.keys(headers)) if (known.toLowerCase() === name.toLowerCase()) delete headers[known];
-    headers[name] = onTheWire(m.text(value), NOT_IN_HEADER, () => '', MAX_HEADER_BYTES).replace(/^[ \t]+|[ \t]+$/g, '');
+    const wire = onTheWire(m.text(value), NOT_IN_HEADER, () => '', MAX_HEADER_BYTES).replace(/^[ \t]+|[ \t]+$/g, '');
+    const known = Object.keys(headers).find((header) => header.toLowerCase() === name.toLowerCase());
+    if (known === undefined) headers[name] = wire;
+    else headers[known] = [headers[known] ?? [], wire].flat();
   }
   const payload = m.body(request.body);
   const remoteAddress = request.remote === FIXTURE_SOURCE ? '192.0.2.99' : request.remote;

@@ -28,6 +28,8 @@ export interface FuzzReport {
   durationMs: number;
   /** How many answers of each status each route got, over the cases run (shrinking excluded). */
   statuses: Record<string, Record<number, number>>;
+  /** How many audit events of each type the cases caused (what changed state, and how). */
+  events: Record<string, number>;
   failure: { path: string; counterexample: string; findings: string } | null;
 }
 
@@ -38,16 +40,18 @@ const CASE_TIMEOUT_MS = 30_000;
 export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const target = await startFuzzTarget(options.store);
   const statuses: Record<string, Record<number, number>> = {};
+  const events: Record<string, number> = {};
   let done = 0;
   let shrinking = false;
   const started = performance.now();
   try {
     const property = fc.asyncProperty(fuzzRequestArb, async (request: FuzzRequest) => {
-      const { status, findings } = await target.run(request);
+      const { status, events: caused, findings } = await target.run(request);
       if (!shrinking) {
         const route: RouteName = request.route;
         const counts = (statuses[route] ??= {});
         counts[status] = (counts[status] ?? 0) + 1;
+        for (const type of caused) events[type] = (events[type] ?? 0) + 1;
         done += 1;
         if (options.onProgress && done % (options.progressEvery ?? 10_000) === 0) options.onProgress(done);
       }
@@ -69,7 +73,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
           findings: details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance),
         }
       : null;
-    return { store: options.store, seed: options.seed, runs: done, durationMs: performance.now() - started, statuses, failure };
+    return { store: options.store, seed: options.seed, runs: done, durationMs: performance.now() - started, statuses, events, failure };
   } finally {
     await target.close();
   }
@@ -83,6 +87,7 @@ export function formatReport(report: FuzzReport): string {
   for (const [route, counts] of Object.entries(report.statuses).sort()) {
     lines.push(`  ${route.padEnd(11)} ${Object.entries(counts).map(([status, count]) => `${status}×${count}`).join(' ')}`);
   }
+  lines.push(`  audit      ${Object.entries(report.events).sort().map(([type, count]) => `${type}×${count}`).join(' ')}`);
   if (report.failure) {
     lines.push(
       `  counterexample (replay: --store ${report.store} --seed ${report.seed} --path ${report.failure.path}):`,

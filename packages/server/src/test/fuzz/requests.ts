@@ -32,12 +32,16 @@ const remoteArb = fc.oneof(
   { weight: 2, arbitrary: fc.constantFrom('192.0.2.1', '192.0.2.2', '2001:db8::1') },
 );
 
-/** Mostly no time passes; sometimes seconds (grace windows), now and then long enough for tokens to expire. */
+/**
+ * Mostly no time passes; sometimes seconds (grace windows), now and then minutes, rarely long
+ * enough for every token and session to expire. Small on average (about 4 s), so that failures
+ * from one source pile up within the brute-force windows.
+ */
 const advanceArb = fc.oneof(
-  { weight: 850, arbitrary: fc.constant(0) },
-  { weight: 120, arbitrary: fc.integer({ min: 1, max: 15_000 }) },
-  { weight: 27, arbitrary: fc.integer({ min: 15_000, max: 1_000_000 }) },
-  { weight: 3, arbitrary: fc.integer({ min: 1_000_000, max: 40_000_000 }) },
+  { weight: 9000, arbitrary: fc.constant(0) },
+  { weight: 900, arbitrary: fc.integer({ min: 1, max: 15_000 }) },
+  { weight: 90, arbitrary: fc.integer({ min: 15_000, max: 300_000 }) },
+  { weight: 10, arbitrary: fc.integer({ min: 1_000_000, max: 40_000_000 }) },
 );
 
 interface RouteShape {

@@ -102,7 +102,19 @@ async function startFuzzServer(name: ServerName, kind: StoreKind, logger: pino.L
     // Housekeeping would change the store between two snapshots.
     ANTPEER_PURGE_INTERVAL: '0',
     ANTPEER_MAX_SESSIONS_PER_CLIENT: '1000000',
-    ...(upstream ? { ANTPEER_UPSTREAM: `${upstream.url}/svc`, ANTPEER_TRUST_PROXY: '127.0.0.1,::1' } : {}),
+    // The gateway server trusts loopback peers as proxies, and locks out and throttles early and
+    // for a day, so that X-Forwarded-For, lockouts and 429s are part of what is fuzzed.
+    ...(upstream
+      ? {
+          ANTPEER_UPSTREAM: `${upstream.url}/svc`,
+          ANTPEER_TRUST_PROXY: '127.0.0.1,::1',
+          ANTPEER_LOCKOUT_THRESHOLD: '3',
+          ANTPEER_LOCKOUT_USER_THRESHOLD: '30',
+          ANTPEER_SOURCE_FAILURE_LIMIT: '10',
+          ANTPEER_LOCKOUT_WINDOW: '86400',
+          ANTPEER_SOURCE_WINDOW: '86400',
+        }
+      : {}),
     ...(schema ? { DATABASE_URL: withoutWaitingForDisk(TEST_DATABASE_URL as string), ANTPEER_DATABASE_SCHEMA: schema, ANTPEER_SECRET: newSecret() } : {}),
   });
   const clock = new ManualClock();
@@ -148,10 +160,16 @@ async function startFuzzServer(name: ServerName, kind: StoreKind, logger: pino.L
   };
 }
 
+export interface CaseResult {
+  status: number;
+  events: string[];
+  findings: string[];
+}
+
 export interface FuzzTarget {
   store: StoreKind;
-  /** Sends one request and returns the invariants it broke (empty: none). */
-  run(request: FuzzRequest): Promise<{ status: number; findings: string[] }>;
+  /** Sends one request and returns its status, the audit events it caused and the invariants it broke (empty: none). */
+  run(request: FuzzRequest): Promise<CaseResult>;
   close(): Promise<void>;
 }
 
@@ -179,7 +197,7 @@ export async function startFuzzTarget(kind: StoreKind): Promise<FuzzTarget> {
   }
   const { plain, gateway } = servers as Record<ServerName, FuzzServer>;
 
-  async function run(request: FuzzRequest): Promise<{ status: number; findings: string[] }> {
+  async function run(request: FuzzRequest): Promise<CaseResult> {
     const target = request.server === 'plain' ? plain : gateway;
     const other = target === plain ? gateway : plain;
     target.clock.advance(request.advanceMs);
@@ -200,7 +218,7 @@ export async function startFuzzTarget(kind: StoreKind): Promise<FuzzTarget> {
       answer = await send(target.dispatch, concrete);
     } catch (error) {
       target.last = null;
-      return { status: 0, findings: [`the request failed: ${(error as Error).message}`] };
+      return { status: 0, events: [], findings: [`the request failed: ${(error as Error).message}`] };
     }
     // Give a rejection nobody handled the turn it needs to be reported.
     await new Promise((resolve) => setImmediate(resolve));
@@ -221,7 +239,7 @@ export async function startFuzzTarget(kind: StoreKind): Promise<FuzzTarget> {
       username: FUZZ_CLIENT.username,
     });
     target.pool.learn(answer, events, target.clock.now());
-    return { status: answer.status, findings };
+    return { status: answer.status, events: events.map((event) => event.type), findings };
   }
 
   return { store: kind, run, close };
