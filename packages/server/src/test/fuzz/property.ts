@@ -87,7 +87,8 @@ export function formatReport(report: FuzzReport): string {
   for (const [route, counts] of Object.entries(report.statuses).sort()) {
     lines.push(`  ${route.padEnd(11)} ${Object.entries(counts).map(([status, count]) => `${status}×${count}`).join(' ')}`);
   }
-  lines.push(`  audit      ${Object.entries(report.events).sort().map(([type, count]) => `${type}×${count}`).join(' ')}`);
+  const events = Object.entries(report.events).sort();
+  if (events.length > 0) lines.push(`  audit      ${events.map(([type, count]) => `${type}×${count}`).join(' ')}`);
   if (report.failure) {
     lines.push(
       `  counterexample (replay: --store ${report.store} --seed ${report.seed} --path ${report.failure.path}):`,

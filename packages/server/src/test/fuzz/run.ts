@@ -43,7 +43,11 @@ if (!TEST_DATABASE_URL && stores.includes('postgres')) {
 }
 
 const perStore = Math.ceil(runs / stores.length);
-console.log(`fuzz seed ${seed}: ${perStore} cases on each of ${stores.join(', ')}; replay with --seed ${seed}`);
+console.log(
+  values.path
+    ? `fuzz seed ${seed}: replaying --path ${values.path} on ${stores.join(', ')}`
+    : `fuzz seed ${seed}: ${perStore} cases on each of ${stores.join(', ')}; replay with --seed ${seed}`,
+);
 let failed = false;
 for (const store of stores) {
   const started = performance.now();
