@@ -12,13 +12,31 @@ import type { Metrics } from '../metrics.js';
 type GrantName = 'password' | 'refresh_token';
 
 /**
+ * Grant types registered with IANA that this server does not support: only these are named back
+ * in the error. Anything else is not repeated, since a client that puts a refresh token or a
+ * password in `grant_type` would otherwise get (and log) most of it in the answer.
+ */
+const KNOWN_GRANT_TYPES = new Set([
+  'authorization_code',
+  'client_credentials',
+  'implicit',
+  'urn:ietf:params:oauth:grant-type:device_code',
+  'urn:ietf:params:oauth:grant-type:jwt-bearer',
+  'urn:ietf:params:oauth:grant-type:saml2-bearer',
+  'urn:ietf:params:oauth:grant-type:token-exchange',
+  'urn:openid:params:grant-type:ciba',
+]);
+
+/**
  * Which grant a request asks for. `grant_type` absent means password (the page's first request)
  * unless the body carries only a refresh token (the page says grant_type "defaults to refresh_token").
  */
 function selectGrant(parameters: Parameters): GrantName {
   const grantType = optionalString(parameters, 'grant_type');
   if (grantType === 'password' || grantType === 'refresh_token') return grantType;
-  if (grantType !== undefined) throw new UnsupportedGrantTypeError(`Unsupported grant_type: ${grantType.slice(0, 64)}`);
+  if (grantType !== undefined) {
+    throw new UnsupportedGrantTypeError(KNOWN_GRANT_TYPES.has(grantType) ? `Unsupported grant_type: ${grantType}` : undefined);
+  }
   const onlyRefresh =
     optionalString(parameters, 'refresh_token') !== undefined &&
     optionalString(parameters, 'username') === undefined &&

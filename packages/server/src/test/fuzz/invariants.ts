@@ -1,0 +1,220 @@
+/**
+ * What must hold after every fuzzed request, whatever it was: no 5xx and no crash; every error in
+ * the OAuth shape, repeating neither the path nor a token; no secret in an answer or a log; no
+ * state change beyond what the answer says happened; and nothing unauthenticated at the upstream.
+ * Each check returns findings written without secrets (see {@link redact}).
+ */
+import type { Arrival } from '../recording-upstream.js';
+import type { ConcreteRequest } from './materialize.js';
+import type { AuditRow, Snapshot } from './store-state.js';
+
+export interface Answer {
+  status: number;
+  headers: Record<string, unknown>;
+  body: string;
+}
+
+export interface Observation {
+  request: ConcreteRequest;
+  answer: Answer;
+  before: Snapshot;
+  after: Snapshot;
+  /** Audit events recorded while the request ran. */
+  events: AuditRow[];
+  logs: string[];
+  /** Requests that reached the upstream while this one ran (null: the server has no upstream). */
+  arrivals: Arrival[] | null;
+  /** Unhandled rejections and uncaught exceptions seen while the request ran. */
+  crashes: unknown[];
+  /** Secrets the target knows of beyond the request's own: the pool's tokens and the passwords. */
+  knownSecrets: readonly string[];
+  basePath: string;
+  /** The username the verified identity of a proxied request must carry. */
+  username: string;
+}
+
+/** Pieces of a secret that must never show: a 16-character window every 8 over its secret part. */
+const WINDOW = 16;
+const STEP = 8;
+
+/**
+ * The part of a secret that is secret: a JWT's signature (its header and claims are readable by
+ * anyone and shared by every token), a refresh token's MAC (its first 27 characters are the
+ * session id and generation), anything else whole.
+ */
+function secretPart(value: string): string {
+  const segments = value.split('.');
+  if (segments.length === 3 && value.startsWith('eyJ')) return segments[2] as string;
+  if (/^[A-Za-z0-9_-]{70}$/.test(value)) return value.slice(27);
+  return value;
+}
+
+/** The windows of `value` that no answer or log may contain. */
+export function windowsOf(value: string): string[] {
+  const part = secretPart(value);
+  if (part.length < WINDOW) return part.length >= 8 ? [part] : [];
+  const windows: string[] = [];
+  for (let at = 0; at + WINDOW <= part.length; at += STEP) windows.push(part.slice(at, at + WINDOW));
+  windows.push(part.slice(-WINDOW));
+  return windows;
+}
+
+/**
+ * `text` with every secret taken out — each run of token characters holding a window of one,
+ * whole, and any other window — on one line: what a finding may print.
+ */
+export function redact(text: string, secrets: readonly string[]): string {
+  const windows = secrets.flatMap(windowsOf);
+  let result = text.replace(/[A-Za-z0-9_.+/=-]{16,}/g, (run) => (windows.some((window) => run.includes(window)) ? '[secret]' : run));
+  for (const window of windows) result = result.split(window).join('[secret]');
+  result = result.replace(/\s*\n\s*/g, ' | ');
+  return result.length > 600 ? `${result.slice(0, 600)}…` : result;
+}
+
+function leaks(text: string, secret: string): boolean {
+  return windowsOf(secret).some((window) => text.includes(window));
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The tokens a successful token answer hands out (they may show in that answer). */
+export function issuedTokens(answer: Answer): string[] {
+  if (answer.status !== 200) return [];
+  const body = parseJson(answer.body) as Record<string, unknown> | undefined;
+  return [body?.access_token, body?.refresh_token].filter((value): value is string => typeof value === 'string');
+}
+
+/** Which auth endpoint a request target names, read as the router does (it ends a path at `?`, `;` or `#`). */
+export function endpointOf(url: string): 'token' | 'logout' | 'revoke' | 'introspect' | null {
+  let path = url.replace(/^[a-z]+:\/\/[^/?#]*/i, '').split(/[?;#]/)[0] ?? '';
+  try {
+    path = decodeURIComponent(path);
+  } catch {
+    // the router refuses it too
+  }
+  const match = /\/auth\/(token|logout|revoke|introspect)$/.exec(path);
+  return (match?.[1] as 'token' | 'logout' | 'revoke' | 'introspect' | undefined) ?? null;
+}
+
+function checkAnswer(o: Observation, findings: string[], allSecrets: string[]): void {
+  const { answer, request } = o;
+  if (!(answer.status >= 100 && answer.status < 500)) findings.push(`answered ${answer.status}`);
+  if (answer.status >= 400 && request.method !== 'HEAD') {
+    const body = parseJson(answer.body);
+    const shaped =
+      typeof body === 'object' && body !== null && !Array.isArray(body) &&
+      Object.keys(body).sort().join() === 'error,error_description' &&
+      typeof (body as Record<string, unknown>).error === 'string' && typeof (body as Record<string, unknown>).error_description === 'string';
+    if (!shaped) findings.push(`a ${answer.status} answer is not {"error", "error_description"}: ${redact(answer.body, allSecrets)}`);
+    if (!String(answer.headers['content-type'] ?? '').startsWith('application/json')) findings.push(`a ${answer.status} answer is not application/json`);
+  }
+  const everything = `${answer.body}\n${Object.entries(answer.headers).map(([name, value]) => `${name}: ${String(value)}`).join('\n')}`;
+  for (const canary of request.canaries) {
+    if (everything.includes(canary)) findings.push(`the answer repeats "${canary}", which the request carried in its path or headers`);
+  }
+  const issued = new Set(issuedTokens(answer).flatMap(windowsOf));
+  for (const secret of new Set([...request.secrets.map((sent) => sent.value), ...o.knownSecrets])) {
+    const shown = windowsOf(secret).filter((window) => everything.includes(window) && !issued.has(window));
+    if (shown.length > 0) {
+      const label = request.secrets.find((sent) => sent.value === secret)?.label ?? 'a secret of the pool';
+      findings.push(`the ${answer.status} answer contains ${label}: ${redact(answer.body, allSecrets)}`);
+    }
+  }
+}
+
+function checkLogs(o: Observation, findings: string[], allSecrets: string[]): void {
+  for (const line of o.logs) {
+    const entry = parseJson(line) as { level?: number; msg?: string } | undefined;
+    if ((entry?.level ?? 0) >= 50) findings.push(`the server logged an error: ${redact(line, allSecrets)}`);
+    else if (/already sent|may not be fulfilled/i.test(entry?.msg ?? '')) findings.push(`the server answered twice: ${redact(line, allSecrets)}`);
+    for (const secret of allSecrets) {
+      if (leaks(line, secret)) {
+        const label = o.request.secrets.find((sent) => sent.value === secret)?.label ?? 'a token it issued or a password';
+        findings.push(`a log line contains ${label}: ${redact(line, allSecrets)}`);
+      }
+    }
+  }
+}
+
+const ALLOWED_EVENTS: Record<'token' | 'logout' | 'revoke' | 'introspect', { ok: string[]; refused: string[] }> = {
+  token: { ok: ['login_succeeded', 'refresh_token_replay'], refused: ['login_failed', 'login_locked', 'lockout_started', 'session_limit_reached', 'refresh_token_reuse'] },
+  logout: { ok: ['session_logout'], refused: [] },
+  revoke: { ok: ['session_revoked'], refused: [] },
+  introspect: { ok: ['login_failed', 'login_locked', 'lockout_started'], refused: ['login_failed', 'login_locked', 'lockout_started'] },
+};
+const ENDING_EVENTS = new Set(['session_logout', 'session_revoked', 'refresh_token_reuse']);
+
+/**
+ * The store changes only as the answer says: a refused request creates, rotates and ends no
+ * session (but a detected reuse ends the session of the token presented, as RFC 9700 says); a
+ * success changes exactly one session, the one the request named or the one it started.
+ */
+function checkState(o: Observation, findings: string[]): void {
+  const { before, after, events, answer, request } = o;
+  for (const field of ['users', 'enabledUsers', 'userNotBefore', 'usersUpdatedAt', 'settings', 'keys', 'retiredKeys'] as const) {
+    if (before[field] !== after[field]) findings.push(`${field} changed from ${before[field]} to ${after[field]}`);
+  }
+  const refused = answer.status >= 400;
+  const endpoint = request.method === 'POST' ? endpointOf(request.url) : null;
+  const allowed = endpoint === null ? [] : ALLOWED_EVENTS[endpoint][refused ? 'refused' : 'ok'];
+  for (const event of events) {
+    if (!allowed.includes(event.type)) findings.push(`a ${answer.status} answer recorded the audit event ${event.type}`);
+  }
+  const count = (type: string) => events.filter((event) => event.type === type).length;
+  const created = after.sessions - before.sessions;
+  if (created !== count('login_succeeded') || created > 1) findings.push(`${created} session(s) created, ${count('login_succeeded')} login(s) recorded, on a ${answer.status} answer`);
+  const ended = after.endedSessions - before.endedSessions;
+  const endings = events.filter((event) => ENDING_EVENTS.has(event.type));
+  if (ended !== endings.length || ended > 1) findings.push(`${ended} session(s) ended, ${endings.length} ending(s) recorded, on a ${answer.status} answer`);
+  const named = new Set(request.secrets.map((secret) => secret.sessionId).filter((id) => id !== null));
+  for (const ending of endings) {
+    if (ending.sessionId === null || !named.has(ending.sessionId)) findings.push(`${ending.type} ended a session the request did not name`);
+  }
+  if (count('refresh_token_reuse') > 0) {
+    const description = (parseJson(answer.body) as { error_description?: unknown } | undefined)?.error_description;
+    if (answer.status !== 400 || description !== 'Refresh token reuse detected') findings.push(`a reuse was recorded on a ${answer.status} answer (${String(description)})`);
+  }
+  const rotated = after.generations - before.generations;
+  const rotation = rotated === 1 && !refused && endpoint === 'token' && created === 0 && count('refresh_token_replay') === 0;
+  if (rotated !== 0 && !rotation) findings.push(`session generations moved by ${rotated} on a ${answer.status} answer`);
+  if (before.idleExpiry !== after.idleExpiry && !rotation && created === 0) findings.push(`a session's idle expiry moved on a ${answer.status} answer`);
+}
+
+/** A proxied request carries the verified identity, once, and nothing the client claimed; a refused one never arrives. */
+function checkUpstream(o: Observation, findings: string[]): void {
+  const arrivals = o.arrivals ?? [];
+  if (arrivals.length === 0) return;
+  if (arrivals.length > 1) findings.push(`${arrivals.length} requests reached the upstream`);
+  if (o.answer.status !== 200) findings.push(`a request answered ${o.answer.status} reached the upstream`);
+  const named = new Set(o.request.secrets.map((secret) => secret.sessionId));
+  for (const arrival of arrivals) {
+    if (!/^\/svc(\/|\?|$)/.test(arrival.url)) findings.push('the upstream was asked for a path outside its prefix');
+    if (arrival.rawHeaderNames.some((name) => name.includes('_'))) findings.push('a header name with an underscore reached the upstream');
+    if (arrival.headers.authorization !== undefined) findings.push('the Authorization header reached the upstream');
+    const identity = Object.keys(arrival.headers).filter((name) => name.startsWith('x-auth-')).sort();
+    if (identity.join() !== 'x-auth-session,x-auth-subject,x-auth-token-id,x-auth-username') findings.push(`the upstream got the identity headers ${identity.join(', ')}`);
+    if (arrival.headers['x-auth-username'] !== o.username) findings.push('the upstream got another username than the verified one');
+    if (!named.has(String(arrival.headers['x-auth-session']))) findings.push('the upstream got a session the request’s token does not belong to');
+    for (const canary of o.request.canaries) {
+      if (identity.some((name) => String(arrival.headers[name]).includes(canary))) findings.push(`a spoofed identity value reached the upstream (${canary})`);
+    }
+  }
+}
+
+/** Every finding about one fuzzed request; empty when it behaved. */
+export function checkInvariants(o: Observation): string[] {
+  const findings: string[] = [];
+  const allSecrets = [...new Set([...o.request.secrets.map((secret) => secret.value), ...o.knownSecrets, ...issuedTokens(o.answer)])];
+  for (const crash of o.crashes) findings.push(`crash: ${redact(crash instanceof Error ? `${crash.name}: ${crash.message}` : String(crash), allSecrets)}`);
+  checkAnswer(o, findings, allSecrets);
+  checkLogs(o, findings, allSecrets);
+  checkState(o, findings);
+  checkUpstream(o, findings);
+  return findings;
+}
