@@ -2,6 +2,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { InvalidRequestError } from '../errors.js';
 import type { Source } from '../store/port.js';
 
+/** The parameters the auth endpoints read (RFC 6749, 7009, 7662); only these are ever named in an error. */
+const KNOWN_PARAMETERS = new Set(['grant_type', 'username', 'password', 'refresh_token', 'token', 'token_type_hint', 'client_id', 'client_secret', 'scope']);
+
 /** The request parameters of the auth endpoints, as strings or absent; anything else was refused. */
 export type Parameters = Record<string, unknown>;
 
@@ -33,7 +36,8 @@ export function registerBodyParsers(app: FastifyInstance): void {
     const parsed: Parameters = Object.create(null) as Parameters;
     for (const [name, value] of new URLSearchParams(body as string)) {
       if (Object.hasOwn(parsed, name)) {
-        done(new InvalidRequestError(`Duplicated parameter: ${name.slice(0, 64)}`));
+        // Named back only when it is one of ours: a field name is client text, and could be a token.
+        done(new InvalidRequestError(KNOWN_PARAMETERS.has(name) ? `Duplicated parameter: ${name}` : 'Duplicated parameter'));
         return;
       }
       parsed[name] = value;

@@ -99,3 +99,17 @@ describe('malformed input never produces a 5xx', () => {
     assert.equal(await h.server.auth.store.users.count(), users);
   });
 });
+
+describe('a duplicated form field named with client text', () => {
+  it('is refused without repeating the name, which could be a token', async () => {
+    const h = await startHarness();
+    try {
+      const name = 'x'.repeat(20) + 'A-token-looking-field-name_0123456789abcdef';
+      const response = await h.tokenForm(`${name}=1&${name}=2&username=a&password=b`);
+      assert.equal(response.statusCode, 400);
+      assert.deepEqual(response.json(), { error: 'invalid_request', error_description: 'Duplicated parameter' });
+    } finally {
+      await h.close();
+    }
+  });
+});
