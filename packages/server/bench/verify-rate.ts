@@ -1,4 +1,4 @@
-// Child process of password.ts: the raw argon2id verify rate of one Node binding, in-process, with
+// Child process of password.ts and token.ts: the raw argon2id verify rate of one Node binding, in-process, with
 // as many verifications in flight as the libuv threadpool has threads (both bindings' async
 // verify runs there): what a plain program using that binding gets from this machine.
 // Usage: verify-rate.ts <node-rs|argon2> '<params json>' — then, for each line "measure <seconds>"

@@ -133,7 +133,7 @@ export function countSourceFailure(
   return { result: undefined, writes: new Map([[key, incremented(counters.get(key), now, policy.sourceWindowMs)]]) };
 }
 
-/** Thrown by callers of {@link BruteForceGuard.checkSource}; carries how long to wait. */
+/** What {@link BruteForceGuard.checkSource} says of a throttled source: how long it must wait. */
 export interface SourceThrottle {
   retryAfterMs: number;
 }

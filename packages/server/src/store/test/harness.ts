@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach } from 'node:test';
-import type { AuditEvent, AuditFilter, Session, SessionChange, Source, Store, StoredKey, User } from '../port.js';
+import type { AuditEvent, AuditFilter, NewSession, Session, SessionChange, Source, Store, StoredKey, User } from '../port.js';
 
 /** What an adapter's test hands the suite: a fresh, empty store (migrated or not) and how to dispose of it. */
 export interface OpenedStore {
@@ -78,19 +78,7 @@ export function useStore(open: OpenStore): StoreFixture {
       return current().store.users.create({ id: randomUUID(), username, passwordHash: `$argon2id$hash-of-${username}`, createdAt: at });
     },
     async openSession(user, options = {}) {
-      const at = options.at ?? T0;
-      const session = await current().store.sessions.create(
-        {
-          id: randomUUID(),
-          userId: user.id,
-          createdAt: at,
-          tokenIssuedAt: at,
-          idleExpiresAt: at + (options.idleMs ?? IDLE),
-          maxExpiresAt: at + (options.maxMs ?? MAX),
-          source: options.source ?? ORIGIN,
-        },
-        Number.MAX_SAFE_INTEGER,
-      );
+      const session = await current().store.sessions.create(newSession(user, options.at, options), Number.MAX_SAFE_INTEGER);
       if (!session) throw new Error('a session with no limit on active sessions was refused');
       return session;
     },
@@ -98,6 +86,23 @@ export function useStore(open: OpenStore): StoreFixture {
       const { store } = current();
       await Promise.all(Array.from({ length: 50 }, () => store.users.count()));
     },
+  };
+}
+
+/** A new session of `user` starting at `at`, with the suite's idle timeout and max lifetime unless given. */
+export function newSession(
+  user: User,
+  at = T0,
+  options: { idleMs?: number; maxMs?: number; source?: Source } = {},
+): NewSession {
+  return {
+    id: randomUUID(),
+    userId: user.id,
+    createdAt: at,
+    tokenIssuedAt: at,
+    idleExpiresAt: at + (options.idleMs ?? IDLE),
+    maxExpiresAt: at + (options.maxMs ?? MAX),
+    source: options.source ?? ORIGIN,
   };
 }
 

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import type { NewSession, User } from '../port.js';
-import { IDLE, MAX, ORIGIN, SECOND, T0, useStore, type OpenStore } from './harness.js';
+import { IDLE, MAX, ORIGIN, SECOND, T0, newSession, useStore, type OpenStore } from './harness.js';
 
 /**
  * Sessions (`SessionStore`) as logins, listings and logouts see them: creation under a limit of
@@ -12,17 +11,6 @@ export function describeSessionStore(open: OpenStore): void {
   describe('sessions', () => {
     const f = useStore(open);
 
-    function newSession(user: User, at = T0, options: { idleMs?: number; maxMs?: number } = {}): NewSession {
-      return {
-        id: randomUUID(),
-        userId: user.id,
-        createdAt: at,
-        tokenIssuedAt: at,
-        idleExpiresAt: at + (options.idleMs ?? IDLE),
-        maxExpiresAt: at + (options.maxMs ?? MAX),
-        source: ORIGIN,
-      };
-    }
 
     describe('create', () => {
       it('a new session is open at generation 0, its first token issued and last refreshed at creation, not rotated yet', async () => {
