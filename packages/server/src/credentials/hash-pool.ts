@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { OverloadedError } from '../errors.js';
+import { workerEntry } from '../worker-entry.js';
 
 /** argon2id cost parameters: memory in KiB, iterations, lanes. */
 export interface Argon2Parameters {
@@ -74,17 +75,7 @@ const IDLE_THREAD_MS = 1000;
  */
 const HASH_NICENESS = 10;
 
-/**
- * The threads' entry point: the compiled worker; or, when this module runs from its TypeScript
- * source (tests, benchmarks), the TypeScript worker loaded through tsx, which a worker thread does
- * not inherit from `--import tsx`.
- */
-function workerEntry(): { filename: URL | string; eval: boolean } {
-  if (!import.meta.url.endsWith('.ts')) return { filename: new URL('./hash-worker.js', import.meta.url), eval: false };
-  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
-  const worker = JSON.stringify(new URL('./hash-worker.ts', import.meta.url).href);
-  return { filename: `import(${tsx}).then((tsx) => { tsx.register(); return import(${worker}); });`, eval: true };
-}
+/** The threads' entry point, resolved once. */
 let entry: ReturnType<typeof workerEntry> | null = null;
 
 interface Pending {
@@ -234,7 +225,7 @@ export class HashPool {
 
   #spawn(): Thread {
     const workerData: HashWorkerData = { niceness: HASH_NICENESS, probe: this.#probe };
-    entry ??= workerEntry();
+    entry ??= workerEntry(import.meta.url, 'hash-worker');
     const worker = new Worker(entry.filename, { eval: entry.eval, workerData, stdout: false, stderr: false });
     const thread: Thread = { worker, pending: null, warm: false, idleTimer: null };
     this.#threads.add(thread);

@@ -14,15 +14,21 @@ function withoutSchemaParameter(databaseUrl: string): string {
   return url.toString();
 }
 
+/** How often a server's SQLite store checkpoints its write-ahead log, from a thread of its own. */
+export const CHECKPOINT_INTERVAL_MS = 100;
+
 /**
  * Opens the store the configuration names: PostgreSQL (pooled, in `databaseSchema`) when
- * `DATABASE_URL` is set, else the embedded SQLite file in the data directory.
+ * `DATABASE_URL` is set, else the embedded SQLite file in the data directory. A `server` store
+ * does its housekeeping in the background (see `SqliteStoreOptions.checkpointIntervalMs`); a
+ * command's store does nothing it was not asked to.
  */
 export async function openStore(
   config: Pick<
     Config,
     'databaseUrl' | 'dataDir' | 'databaseSchema' | 'databasePoolSize' | 'databaseStatementTimeoutMs' | 'databaseLockTimeoutMs'
   >,
+  role: 'server' | 'command' = 'command',
 ): Promise<Store> {
   if (config.databaseUrl !== null) {
     const { PostgresStore } = await import('./postgres/postgres-store.js');
@@ -34,5 +40,6 @@ export async function openStore(
       lockTimeoutMs: config.databaseLockTimeoutMs,
     });
   }
-  return new SqliteStore({ filename: join(config.dataDir, SQLITE_FILENAME) });
+  const filename = join(config.dataDir, SQLITE_FILENAME);
+  return new SqliteStore(role === 'server' ? { filename, checkpointIntervalMs: CHECKPOINT_INTERVAL_MS } : { filename });
 }

@@ -1,6 +1,7 @@
 import { UsernameTakenError, type AuditEvent, type AuditFilter, type AuditRecord, type AuditStore, type KeyStore, type NewUser, type SettingsStore, type Store, type StoredKey, type User, type UserPatch, type UserStore } from '../port.js';
 import { REALM_NOT_BEFORE, secretName, toAuditRecord, toKey, toUser, type AuditRow, type KeyRow, type UserRow } from '../rows.js';
 import { SqliteCounterStore } from './counters.js';
+import { Checkpointer, DEFAULT_AUTOCHECKPOINT_PAGES, FALLBACK_AUTOCHECKPOINT_PAGES } from './checkpointer.js';
 import { SqliteDatabase } from './database.js';
 import { sqliteMigrations } from './migrations.js';
 import { SqliteSessionStore } from './sessions.js';
@@ -8,6 +9,11 @@ import { SqliteSessionStore } from './sessions.js';
 export interface SqliteStoreOptions {
   /** Path of the database file, or `:memory:`. */
   filename: string;
+  /**
+   * Checkpoint the write-ahead log from a thread of its own every this many ms, instead of inside
+   * the commit that fills it (see {@link Checkpointer}). For a server; a short CLI command leaves it unset.
+   */
+  checkpointIntervalMs?: number;
 }
 
 class SqliteUserStore implements UserStore {
@@ -155,6 +161,7 @@ export class SqliteStore implements Store {
   readonly settings: SettingsStore;
   readonly counters: SqliteCounterStore;
   readonly audit: AuditStore;
+  readonly #checkpointer: Checkpointer | undefined;
 
   constructor(options: SqliteStoreOptions) {
     this.#d = new SqliteDatabase(options.filename);
@@ -166,6 +173,18 @@ export class SqliteStore implements Store {
     this.settings = new SqliteSettingsStore(this.#d);
     this.counters = new SqliteCounterStore(this.#relaxed);
     this.audit = new SqliteAuditStore(this.#relaxed);
+    if (options.checkpointIntervalMs !== undefined && options.filename !== ':memory:') {
+      this.#setAutocheckpoint(FALLBACK_AUTOCHECKPOINT_PAGES);
+      this.#checkpointer = new Checkpointer(options.filename, options.checkpointIntervalMs, () =>
+        this.#setAutocheckpoint(DEFAULT_AUTOCHECKPOINT_PAGES),
+      );
+    }
+  }
+
+  #setAutocheckpoint(pages: number): void {
+    for (const connection of [this.#d, this.#relaxed]) {
+      if (connection.db.open) connection.db.pragma(`wal_autocheckpoint = ${pages}`);
+    }
   }
 
   async migrate(): Promise<void> {
@@ -201,33 +220,36 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     await this.sessions.flush();
+    await this.#checkpointer?.stop();
     if (this.#relaxed.db.open) this.#relaxed.db.close();
     if (this.#d.db.open) this.#d.db.close();
   }
 
+  // Purges commit on the relaxed connection: a purge lost to a power cut deletes the same rows
+  // again next time, and an fsync per batch would hold the event loop (SQLite runs on it) for as
+  // long as the disk takes.
   async purgeExpired(before: number, limit: number): Promise<number> {
-    const deleted = this.#d.write(() => {
-      const sessions = this.#d
+    const purger = this.#relaxed;
+    const deleted = purger.write(() => {
+      const sessions = purger
         .sql(
           `DELETE FROM sessions WHERE id IN (
              SELECT id FROM sessions WHERE COALESCE(ended_at, MIN(idle_expires_at, max_expires_at)) < ? LIMIT ?)`,
         )
         .run(before, limit).changes;
-      const counters = this.#d
+      const counters = purger
         .sql('DELETE FROM failure_counters WHERE key IN (SELECT key FROM failure_counters WHERE reset_at < ? LIMIT ?)')
         .run(before, limit).changes;
       return sessions + counters;
     });
-    if (deleted > 0) this.#d.db.pragma(`incremental_vacuum(${VACUUM_PAGES_PER_BATCH})`);
+    if (deleted > 0) purger.db.pragma(`incremental_vacuum(${VACUUM_PAGES_PER_BATCH})`);
     return deleted;
   }
 
   async purgeAudit(before: number, limit: number): Promise<number> {
-    return this.#d.write(
-      () =>
-        this.#d
-          .sql('DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < ? ORDER BY at LIMIT ?)')
-          .run(before, limit).changes,
+    const purger = this.#relaxed;
+    return purger.write(
+      () => purger.sql('DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < ? ORDER BY at LIMIT ?)').run(before, limit).changes,
     );
   }
 }
