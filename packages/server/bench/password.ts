@@ -170,8 +170,8 @@ async function main(): Promise<void> {
     ANTPEER_LOG_LEVEL: 'warn',
     ANTPEER_BOOTSTRAP_USERNAME: APP.username,
     ANTPEER_BOOTSTRAP_PASSWORD: APP.password,
-    // The flood's addresses come in X-Forwarded-For, as behind a load balancer.
-    ANTPEER_TRUST_PROXY: 'true',
+    // The flood's addresses come in X-Forwarded-For, as from one load balancer in front.
+    ANTPEER_TRUST_PROXY: '1',
     ...SERVER_ENV,
   });
   await waitHealthy(server, `${origin}/healthz`);
