@@ -127,22 +127,20 @@ describe('a fresh clone, as the README tells a stranger to use it', { timeout: I
       });
       server.stdout?.setEncoding('utf8').on('data', (chunk: string) => (serverOutput += chunk));
       server.stderr?.setEncoding('utf8').on('data', (chunk: string) => (serverOutput += chunk));
-      const exited = new Promise<void>((resolve) => server?.once('exit', () => resolve()));
-      let gone = false;
-      void exited.then(() => (gone = true));
-      printedPassword = await waitFor(
-        'npm install && npm start to print the first password and serve',
-        async () => {
-          if (gone) throw new Error(`npm install && npm start exited:\n${serverOutput.slice(-4000)}`);
-          const password = GENERATED_PASSWORD.exec(serverOutput)?.[1];
-          if (!password) return undefined;
-          const health = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
-          return health?.status === 200 ? password : undefined;
-        },
-        { timeoutMs: INSTALL_TIMEOUT_MS },
-      ).catch((error: unknown) => {
-        throw new Error(`${String(error)}\n${serverOutput.slice(-4000)}`);
-      });
+      let exitCode: number | null | undefined;
+      server.once('exit', (code) => (exitCode = code));
+      const deadline = Date.now() + INSTALL_TIMEOUT_MS;
+      for (;;) {
+        if (exitCode !== undefined) throw new Error(`npm install && npm start exited (${exitCode}):\n${serverOutput.slice(-4000)}`);
+        if (Date.now() > deadline) throw new Error(`npm install && npm start did not serve in time:\n${serverOutput.slice(-4000)}`);
+        const password = GENERATED_PASSWORD.exec(serverOutput)?.[1];
+        const health = password ? await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined) : undefined;
+        if (password && health?.status === 200) {
+          printedPassword = password;
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
     });
 
     after(async () => {
