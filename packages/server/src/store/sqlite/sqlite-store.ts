@@ -144,7 +144,7 @@ class SqliteAuditStore implements AuditStore {
     if (query.types.length === 0) return [];
     return this.d
       .sql(
-        `SELECT type, (at - @since) / @bucketMs AS bucket, COUNT(*) AS count FROM audit_events
+        `SELECT type, CAST((at - @since) / @bucketMs AS INTEGER) AS bucket, COUNT(*) AS count FROM audit_events
           WHERE at >= @since AND at < @until AND type IN (SELECT value FROM json_each(@types))
           GROUP BY type, bucket ORDER BY bucket, type`,
       )
