@@ -94,7 +94,7 @@ ${addForm(context_)}
 <label>Search by name<input name="q" type="search" value="${query}"></label>
 <button type="submit" class="secondary">Search</button>
 </form>
-<div class="table-wrap"><table>
+<div class="table-wrap" tabindex="0" role="region" aria-label="Client applications"><table>
 <caption class="muted">${users.length} client application(s)${needle ? html` matching “${query}”` : null}</caption>
 <thead><tr><th scope="col">Name</th><th scope="col">State</th><th scope="col">Created</th><th scope="col">Not before</th><th scope="col">Actions</th></tr></thead>
 <tbody>${users.map((user) => row(context_, user))}</tbody>

@@ -84,7 +84,7 @@ export function registerAuditPages(scope: FastifyInstance, context: ConsoleConte
 <button type="submit" class="secondary">Filter</button>
 <a class="button secondary" href="${base}/audit/export${searchOf(query)}" download>Export (JSON lines)</a>
 </form>
-<div class="table-wrap"><table>
+<div class="table-wrap" tabindex="0" role="region" aria-label="Audit events"><table>
 <caption class="muted">${shown.length === 0 ? 'No matching events.' : `${shown.length} event(s), newest first`}</caption>
 <thead><tr><th scope="col">Time</th><th scope="col">Kind</th><th scope="col">Client application</th><th scope="col">Source</th><th scope="col">User agent</th><th scope="col">Detail</th></tr></thead>
 <tbody>${shown.map(

@@ -24,8 +24,9 @@ export interface DashboardData {
 
 async function dashboardData(context: ConsoleContext): Promise<DashboardData> {
   const now = context.auth.clock.now();
-  const since = Math.floor((now - HOUR_MS) / MINUTE_MS) * MINUTE_MS + MINUTE_MS;
-  const buckets = Math.ceil((now - since) / MINUTE_MS);
+  // Sixty whole minutes, the last one the minute under way.
+  const buckets = HOUR_MS / MINUTE_MS;
+  const since = Math.floor(now / MINUTE_MS) * MINUTE_MS - (buckets - 1) * MINUTE_MS;
   const counts = await context.auth.store.audit.histogram({
     since,
     until: now + 1,

@@ -47,6 +47,9 @@ export class GrantRates {
   /** Takes a sample now, and drops those older than the history. */
   async sample(): Promise<void> {
     const sample = await this.#read();
+    // A second sample at the same instant (an injected clock that stands still) would make an
+    // interval of no length: the first one stands for that instant.
+    if (this.#samples.at(-1)?.at === sample.at) return;
     this.#samples.push(sample);
     while (this.#samples.length > 0 && (this.#samples[0]?.at ?? 0) < sample.at - HISTORY_MS) this.#samples.shift();
   }

@@ -22,7 +22,7 @@ export function registerKeyPages(scope: FastifyInstance, context: ConsoleContext
         'Signing keys',
         html`<p>New access tokens are signed with the newest key. A retired key stays published in the JWKS until every token it signed has expired.</p>
 <p><a class="button" href="${base}/keys/rotate">Rotate the signing key…</a></p>
-<div class="table-wrap"><table>
+<div class="table-wrap" tabindex="0" role="region" aria-label="Signing keys"><table>
 <thead><tr><th scope="col">Key id (kid)</th><th scope="col">Algorithm</th><th scope="col">Created</th><th scope="col">Age</th><th scope="col">State</th><th scope="col">Retired</th></tr></thead>
 <tbody>${keys.map(
           (key) => html`<tr><td class="mono">${key.kid}</td><td>${key.alg}</td><td>${time(key.createdAt)}</td><td>${duration(now - key.createdAt)}</td><td>${state(key)}</td><td>${time(key.retiredAt)}</td></tr>`,

@@ -31,7 +31,7 @@ function document(title: string, header: Html | null, body: Html, base: string, 
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>${title} · AntPeer Auth console</title>
 <link rel="stylesheet" href="${base}/assets/console.css">
 ${scripts.includes('dashboard') ? html`<link rel="stylesheet" href="${base}/assets/uPlot.min.css">` : null}

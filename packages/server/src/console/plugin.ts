@@ -25,14 +25,15 @@ export const COOKIE_NAME = 'antpeer_console';
 
 /**
  * Every console answer: a strict policy (no inline script or style, nothing from elsewhere, never
- * framed), no caching of pages that show secrets, no referrer leaking the console's URLs.
+ * framed), no caching of pages that show secrets, no referrer leaking the console's URLs to
+ * other sites (same-origin, so that a form post carries its real Origin).
  */
 const SECURITY_HEADERS = {
   'content-security-policy':
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-frame-options': 'DENY',
   'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
+  'referrer-policy': 'same-origin',
   'cross-origin-opener-policy': 'same-origin',
   'cross-origin-resource-policy': 'same-origin',
   'cache-control': 'no-store',

@@ -25,7 +25,7 @@ export function registerPolicyPages(scope: FastifyInstance, context: ConsoleCont
 ${
   perApplication.length === 0
     ? html`<p>No client application has a policy of its own. Set one from <a href="${base}/applications">Client applications</a>.</p>`
-    : html`<div class="table-wrap"><table><thead><tr><th scope="col">Client application</th><th scope="col">Not before</th></tr></thead><tbody>${perApplication.map(
+    : html`<div class="table-wrap" tabindex="0" role="region" aria-label="Per-application policies"><table><thead><tr><th scope="col">Client application</th><th scope="col">Not before</th></tr></thead><tbody>${perApplication.map(
         (user) => html`<tr><td>${user.username}</td><td>${time(user.notBefore)}</td></tr>`,
       )}</tbody></table></div>`
 }`,

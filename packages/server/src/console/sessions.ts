@@ -32,7 +32,7 @@ ${users.map((user) => html`<option value="${user.id}"${user.id === selected ? ht
 <button type="submit" class="secondary">Filter</button>
 ${selected ? html`<a class="button secondary" href="${base}/applications/${encodeURIComponent(selected)}/revoke-sessions">Revoke all of “${names.get(selected)}”</a>` : null}
 </form>
-<div class="table-wrap"><table>
+<div class="table-wrap" tabindex="0" role="region" aria-label="Live sessions"><table>
 <caption class="muted">${sessions.length} live session(s)${sessions.length > SHOWN ? `, the newest ${SHOWN} shown` : ''}</caption>
 <thead><tr><th scope="col">Client application</th><th scope="col">Source address</th><th scope="col">User agent</th><th scope="col">Started</th><th scope="col">Last refresh</th><th scope="col">Idle expiry</th><th scope="col">Max expiry</th><th scope="col">Session</th><th scope="col">Actions</th></tr></thead>
 <tbody>${sessions.slice(0, SHOWN).map(
