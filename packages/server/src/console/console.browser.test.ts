@@ -12,7 +12,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { CLIENT, startHarness, type Harness } from '../test/harness.js';
 import { BASE_PATH } from '../test/http.js';
 import { SIGN_IN_REFUSED } from './login.js';
-import { ADMIN, CONSOLE, CONSOLE_ENV, addTestAdministrator } from './test-client.js';
+import { ADMIN, CONSOLE, CONSOLE_ENV, addTestAdministrator } from '../test/console.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const missing = existsSync(CHROMIUM) ? false : `Chromium is not installed at ${CHROMIUM} (apt-get install -y chromium)`;

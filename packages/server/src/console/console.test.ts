@@ -4,7 +4,7 @@ import { loadConfig } from '../config.js';
 import { CLIENT, TOKEN_PATH, startHarness, type Harness } from '../test/harness.js';
 import { escapeHtml, html } from './html.js';
 import { SIGN_IN_REFUSED } from './login.js';
-import { ADMIN, CONSOLE, CONSOLE_ENV, addTestAdministrator, consoleCookie, postLogin, signedInClient } from './test-client.js';
+import { ADMIN, CONSOLE, CONSOLE_ENV, addTestAdministrator, consoleCookie, postLogin, signedInClient } from '../test/console.js';
 
 async function withConsole(env: Record<string, string>, fn: (h: Harness) => Promise<void>): Promise<void> {
   const h = await startHarness({ ...CONSOLE_ENV, ...env });

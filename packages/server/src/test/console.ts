@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { LightMyRequestResponse } from 'fastify';
-import { addAdministrator } from './administrators.js';
-import { TEST_ACTOR, type Harness } from '../test/harness.js';
+import { addAdministrator } from '../console/administrators.js';
+import { TEST_ACTOR, type Harness } from './harness.js';
 
 /** The console's default path, as the tests configure it. */
 export const CONSOLE = '/admin';
