@@ -1,3 +1,4 @@
+/* global document, window, uPlot */
 // The dashboard's live charts (uPlot, served by the server itself). Progressive enhancement: the
 // page already shows the totals as text; this draws the charts and refreshes both every 5 seconds.
 (function () {

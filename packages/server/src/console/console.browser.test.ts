@@ -14,6 +14,14 @@ import { BASE_PATH } from '../test/http.js';
 import { SIGN_IN_REFUSED } from './login.js';
 import { ADMIN, CONSOLE, CONSOLE_ENV, addTestAdministrator } from '../test/console.js';
 
+/** The little of the page's DOM the callbacks below read (they run in the browser, not in Node). */
+declare const document: {
+  activeElement: { textContent: string | null; getAttribute(name: string): string | null } | null;
+  getElementById(id: string): { textContent: string | null } | null;
+  querySelectorAll(selector: string): { forEach(callback: (element: { remove(): void }) => void): void };
+  documentElement: { scrollWidth: number; clientWidth: number };
+};
+
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const missing = existsSync(CHROMIUM) ? false : `Chromium is not installed at ${CHROMIUM} (apt-get install -y chromium)`;
 const OUTPUT = new URL('../../../../test-results/console/', import.meta.url).pathname;
