@@ -6,7 +6,9 @@
   var source = document.getElementById('dashboard-data');
   if (!source || typeof uPlot === 'undefined') return;
   var url = source.getAttribute('data-src');
-  var palette = ['#0b5cad', '#a40e26', '#1a7f37', '#8250df', '#bc4c00', '#57606a', '#116329', '#cf222e'];
+  // Success green, refusals warm, the rest from a palette that stays apart from both.
+  var colours = { ok: '#1a7f37', invalid_grant: '#a40e26', too_many_requests: '#bc4c00', refusals: '#bc4c00', lockouts: '#8250df', 'reuse detections': '#a40e26' };
+  var palette = ['#0b5cad', '#57606a', '#8250df', '#116329', '#cf222e'];
   var charts = {};
 
   function width(element) {
@@ -28,7 +30,7 @@
       width: width(element),
       height: 220,
       series: [{}].concat(labels.map(function (label, index) {
-        return { label: label, stroke: palette[index % palette.length], width: 2, value: function (_u, v) { return v == null ? '-' : v + unit; } };
+        return { label: label, stroke: colours[label] || palette[index % palette.length], width: 2, value: function (_u, v) { return v == null ? '-' : v + unit; } };
       })),
       axes: [{}, { size: 50 }],
       scales: { y: { range: function (_u, min, max) { return [0, Math.max(1, max)]; } } },

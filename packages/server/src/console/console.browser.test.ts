@@ -137,6 +137,16 @@ describe('the web console in headless Chromium', { skip: process.env.CI === 'tru
     await page.waitForFunction(() => /refusals: 1/.test(document.getElementById('event-totals')?.textContent ?? ''));
     // One good and one refused grant in the last 10 seconds (of the injected clock).
     await page.waitForFunction(() => /invalid_grant: 0\.1\/s.*ok: 0\.1\/s/.test(document.getElementById('grant-totals')?.textContent ?? ''));
+    // Two minutes of traffic, 10 s at a time, for a chart worth a screenshot.
+    let { refresh_token: live } = await h.login();
+    for (let step = 0; step < 12; step++) {
+      for (let index = 0; index < 2 + (step % 4); index++) live = (await h.refresh(live)).json<{ refresh_token: string }>().refresh_token;
+      for (let index = 0; index < step % 3; index++) await h.token({ username: `guess-${step}-${index}`, password: 'guess' });
+      h.clock.advance(10_000);
+      assert.equal((await page.request.get(`${origin}${CONSOLE}/dashboard.json`)).status(), 200);
+    }
+    await page.reload();
+    await page.locator('#grants-chart canvas').waitFor();
     await checkAccessibility('dashboard');
     await shoot('dashboard');
   });

@@ -46,7 +46,10 @@ export class GrantRates {
 
   /** Takes a sample now, and drops those older than the history. */
   async sample(): Promise<void> {
-    const sample = await this.#read();
+    this.#keep(await this.#read());
+  }
+
+  #keep(sample: Sample): void {
     // A second sample at the same instant (an injected clock that stands still) would make an
     // interval of no length: the first one stands for that instant.
     if (this.#samples.at(-1)?.at === sample.at) return;
@@ -65,9 +68,15 @@ export class GrantRates {
     this.#timer = null;
   }
 
-  /** The rates between consecutive samples, the last interval ending now. */
+  /**
+   * The rates between consecutive samples, the last interval ending now. A read a whole sampling
+   * interval after the last sample is kept as a sample too, so the history follows the clock
+   * however the timer runs (an injected clock moves by steps).
+   */
   async series(): Promise<GrantSeries> {
-    const points = [...this.#samples, await this.#read()];
+    const current = await this.#read();
+    if (current.at - (this.#samples.at(-1)?.at ?? Number.NEGATIVE_INFINITY) >= SAMPLE_MS) this.#keep(current);
+    const points = this.#samples.at(-1) === current ? [...this.#samples] : [...this.#samples, current];
     const outcomes = new Set(points.flatMap((point) => [...point.totals.keys()]));
     const series: GrantSeries = { times: [], rates: Object.fromEntries([...outcomes].sort().map((outcome) => [outcome, [] as number[]])) };
     for (let index = 1; index < points.length; index++) {
