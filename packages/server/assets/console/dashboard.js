@@ -53,7 +53,9 @@
   function refresh() {
     fetch(url, { credentials: 'same-origin', headers: { accept: 'application/json' } })
       .then(function (response) {
-        if (response.redirected || !response.ok) throw new Error('signed out');
+        // Signed out (idle, expired, or from elsewhere): show the sign-in page that says so.
+        if (response.redirected) window.location.assign(response.url);
+        if (response.redirected || !response.ok) throw new Error('no data');
         return response.json();
       })
       .then(function (data) {
@@ -65,7 +67,7 @@
         }));
         totals('event-totals', Object.keys(data.totals).map(function (label) { return [label, data.totals[label]]; }));
       })
-      .catch(function () { /* the next tick tries again; a signed-out page stops being refreshed by reload */ });
+      .catch(function () { /* the next tick tries again */ });
   }
 
   refresh();

@@ -117,10 +117,16 @@ export async function signIn(
 }
 
 /**
- * The administrator signed in with `cookieValue`, sliding the session's idle expiry; null when
- * there is no such session or it has expired (an expired one is deleted).
+ * The administrator signed in with `cookieValue`, sliding the session's idle expiry unless the
+ * request is `passive` (a page refreshing itself is not the administrator at work: it must not keep
+ * an unattended console signed in); null when there is no such session or it has expired (an
+ * expired one is deleted).
  */
-export async function resumeSession(deps: Pick<ConsoleSessionDeps, 'store' | 'clock' | 'settings'>, cookieValue: string): Promise<SignedIn | null> {
+export async function resumeSession(
+  deps: Pick<ConsoleSessionDeps, 'store' | 'clock' | 'settings'>,
+  cookieValue: string,
+  options: { passive?: boolean } = {},
+): Promise<SignedIn | null> {
   const key = sessionKey(cookieValue);
   const found = await deps.store.admins.getSession(key);
   if (!found) return null;
@@ -130,6 +136,7 @@ export async function resumeSession(deps: Pick<ConsoleSessionDeps, 'store' | 'cl
     await deps.store.admins.endSession(key);
     return null;
   }
+  if (options.passive) return { admin, session, csrfToken: csrfTokenOf(cookieValue) };
   const idleExpiresAt = Math.min(now + deps.settings.idleMs, session.absoluteExpiresAt);
   if (!(await deps.store.admins.touchSession(key, now, idleExpiresAt))) return null;
   return { admin, session: { ...session, lastSeenAt: now, idleExpiresAt }, csrfToken: csrfTokenOf(cookieValue) };

@@ -146,6 +146,17 @@ describe('the web console', () => {
     });
   });
 
+  it('the dashboard refreshing itself does not keep an unattended console signed in', async () => {
+    await withConsole({ ANTPEER_ADMIN_SESSION_IDLE: '600' }, async (h) => {
+      const client = await signedInClient(h);
+      for (let seconds = 0; seconds < 600; seconds += 60) {
+        assert.equal((await client.get('/dashboard.json')).statusCode, 200);
+        h.clock.advance(MINUTE);
+      }
+      assert.equal((await client.get('/dashboard.json')).statusCode, 303);
+    });
+  });
+
   it('signing out ends the session in the store: the old cookie no longer works', async () => {
     await withConsole({}, async (h) => {
       const client = await signedInClient(h);

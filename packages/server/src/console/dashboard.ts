@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { html } from './html.js';
 import { page } from './layout.js';
-import type { ConsoleContext } from './plugin.js';
+import { PASSIVE_ROUTE, type ConsoleContext } from './plugin.js';
 
 const HOUR_MS = 3_600_000;
 const MINUTE_MS = 60_000;
@@ -48,7 +48,7 @@ async function dashboardData(context: ConsoleContext): Promise<DashboardData> {
 
 /** The dashboard: grants per second by outcome, and refusals, lockouts and reuse detections over the last hour. */
 export function registerDashboard(scope: FastifyInstance, context: ConsoleContext): void {
-  scope.get('/dashboard.json', async (_request, reply) => reply.header('cache-control', 'no-store').send(await dashboardData(context)));
+  scope.get('/dashboard.json', PASSIVE_ROUTE, async (_request, reply) => reply.header('cache-control', 'no-store').send(await dashboardData(context)));
 
   scope.get('/', async (request, reply) => {
     const data = await dashboardData(context);

@@ -66,10 +66,15 @@ export interface ConsoleContext {
 /** A route the console serves without a session (sign-in, assets). */
 export const PUBLIC_ROUTE = { config: { consolePublic: true } } as const;
 
+/** A route a page polls by itself: it needs a session but does not keep it from idling out. */
+export const PASSIVE_ROUTE = { config: { consolePassive: true } } as const;
+
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** Served without a console session (sign-in page, assets). */
     consolePublic?: boolean;
+    /** Needs a session but does not count as activity (a page refreshing itself). */
+    consolePassive?: boolean;
   }
 }
 
@@ -189,7 +194,8 @@ export async function registerConsole(scope: FastifyInstance, auth: AuthService,
     if (isChange && isCrossSite(request)) throw new ConsoleError(403, 'This request came from another site and was refused.');
     if (request.routeOptions.config.consolePublic) return;
     const cookieValue = context.cookieValue(request);
-    const found = cookieValue === null ? null : await resumeSession(sessions, cookieValue);
+    const passive = request.routeOptions.config.consolePassive === true;
+    const found = cookieValue === null ? null : await resumeSession(sessions, cookieValue, { passive });
     if (!found || cookieValue === null) {
       if (cookieValue !== null) context.setCookie(request, reply, null);
       return reply.redirect(`${base}/login${cookieValue !== null ? '?expired=1' : ''}`, 303);
