@@ -80,16 +80,16 @@ export function registerApplicationPages(scope: FastifyInstance, context: Consol
     return user;
   };
   const listPage = async (request: FastifyRequest, query: string, notice: string | null, error: string | null = null, status = 200) => {
-    const context_ = context.pageContext(request, '/applications');
+    const pageContext = context.pageContext(request, '/applications');
     const needle = query.trim().toLowerCase();
     const users = (await auth.store.users.list()).filter((user) => needle === '' || user.username.toLowerCase().includes(needle));
     return {
       status,
       body: page(
-        context_,
+        pageContext,
         'Client applications',
         html`${error ? html`<p class="error" role="alert">${error}</p>` : null}
-${addForm(context_)}
+${addForm(pageContext)}
 <form method="get" action="${base}/applications" class="filters" role="search">
 <label>Search by name<input name="q" type="search" value="${query}"></label>
 <button type="submit" class="secondary">Search</button>
@@ -97,7 +97,7 @@ ${addForm(context_)}
 <div class="table-wrap" tabindex="0" role="region" aria-label="Client applications"><table>
 <caption class="muted">${users.length} client application(s)${needle ? html` matching “${query}”` : null}</caption>
 <thead><tr><th scope="col">Name</th><th scope="col">State</th><th scope="col">Created</th><th scope="col">Not before</th><th scope="col">Actions</th></tr></thead>
-<tbody>${users.map((user) => row(context_, user))}</tbody>
+<tbody>${users.map((user) => row(pageContext, user))}</tbody>
 </table></div>`,
         { notice },
       ),

@@ -205,14 +205,14 @@ describe('the web console in headless Chromium', { skip: process.env.CI === 'tru
   });
 
   it('rotates the signing key and the JWKS publishes the new one', async () => {
-    const before_ = await jwksKids();
+    const kidsBefore = await jwksKids();
     await visit('/keys', 'keys');
     await page.getByRole('link', { name: /Rotate the signing key/ }).click();
     await page.getByRole('button', { name: 'Rotate' }).click();
     assert.match((await page.getByRole('status').textContent()) ?? '', /new signing key was created/);
-    const after_ = await jwksKids();
-    assert.equal(after_.length, before_.length + 1);
-    const created = after_.find((kid) => !before_.includes(kid));
+    const kidsAfter = await jwksKids();
+    assert.equal(kidsAfter.length, kidsBefore.length + 1);
+    const created = kidsAfter.find((kid) => !kidsBefore.includes(kid));
     assert.ok(created && (await page.locator('td', { hasText: created }).count()) === 1, 'the new key is listed');
   });
 
