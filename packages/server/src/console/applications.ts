@@ -56,16 +56,16 @@ function row(context: PageContext, user: User): Html {
 <td>${time(user.createdAt)}</td>
 <td>${time(user.notBefore)}</td>
 <td class="actions">
-<a href="${context.base}/sessions?application=${encodeURIComponent(user.id)}">Sessions</a>
+<a href="${context.base}/sessions?application=${encodeURIComponent(user.id)}">Sessions<span class="sr-only"> of ${user.username}</span></a>
 ${
   user.enabled
-    ? html`<a href="${at}/disable">Disable</a>`
-    : html`<form method="post" action="${at}/enable">${csrfField(context)}<button type="submit" class="secondary">Enable</button></form>`
+    ? html`<a href="${at}/disable">Disable<span class="sr-only"> ${user.username}</span></a>`
+    : html`<form method="post" action="${at}/enable">${csrfField(context)}<button type="submit" class="secondary">Enable<span class="sr-only"> ${user.username}</span></button></form>`
 }
-<a href="${at}/password">Reset password</a>
-<a href="${at}/revoke-sessions">Revoke sessions</a>
-<a href="${at}/not-before">Not-before</a>
-<a href="${at}/remove">Remove</a>
+<a href="${at}/password">Reset password<span class="sr-only"> of ${user.username}</span></a>
+<a href="${at}/revoke-sessions">Revoke sessions<span class="sr-only"> of ${user.username}</span></a>
+<a href="${at}/not-before">Not-before<span class="sr-only"> of ${user.username}</span></a>
+<a href="${at}/remove">Remove<span class="sr-only"> ${user.username}</span></a>
 </td>
 </tr>`;
 }

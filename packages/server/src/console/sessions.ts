@@ -45,7 +45,7 @@ ${selected ? html`<a class="button secondary" href="${base}/applications/${encod
 <td>${time(Math.min(session.idleExpiresAt, session.maxExpiresAt))}</td>
 <td>${time(session.maxExpiresAt)}</td>
 <td class="mono">${session.id}</td>
-<td class="actions"><a href="${base}/sessions/${encodeURIComponent(session.id)}/revoke">Revoke</a></td>
+<td class="actions"><a href="${base}/sessions/${encodeURIComponent(session.id)}/revoke">Revoke<span class="sr-only"> session ${session.id}</span></a></td>
 </tr>`,
         )}</tbody>
 </table></div>`,
