@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { pino } from 'pino';
 import { loadConfig } from '../config.js';
-import { CLIENT, TOKEN_PATH, startHarness, type Harness } from '../test/harness.js';
+import { startServer } from '../server.js';
+import { CLIENT, TEST_ARGON2, TOKEN_PATH, startHarness, type Harness } from '../test/harness.js';
 import { escapeHtml, html } from './html.js';
 import { SIGN_IN_REFUSED } from './login.js';
 import { ADMIN, CONSOLE, CONSOLE_ENV, addTestAdministrator, consoleCookie, postLogin, signedInClient } from '../test/console.js';
@@ -154,6 +156,29 @@ describe('the web console', () => {
         h.clock.advance(MINUTE);
       }
       assert.equal((await client.get('/dashboard.json')).statusCode, 303);
+    });
+  });
+
+  it('a console session works on every instance over the same store, and signing out on one ends it on all', async () => {
+    await withConsole({}, async (h) => {
+      const other = await startServer(h.config, { clock: h.clock, logger: pino({ level: 'silent' }), argon2: TEST_ARGON2, listen: false });
+      try {
+        const client = await signedInClient(h);
+        const onOther = (method: 'GET' | 'POST', payload?: string) =>
+          other.app.inject({
+            method,
+            url: method === 'GET' ? `${CONSOLE}/applications` : `${CONSOLE}/logout`,
+            headers: { cookie: `antpeer_console=${client.cookie}`, 'content-type': 'application/x-www-form-urlencoded' },
+            ...(payload === undefined ? {} : { payload }),
+          });
+        const page = await onOther('GET');
+        assert.equal(page.statusCode, 200);
+        const csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)?.[1] ?? '';
+        assert.equal((await onOther('POST', `_csrf=${csrf}`)).statusCode, 303);
+        assert.equal((await client.get('/')).statusCode, 303, 'signed out on the first instance too');
+      } finally {
+        await other.close();
+      }
     });
   });
 
