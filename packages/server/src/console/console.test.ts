@@ -39,6 +39,11 @@ describe('the web console', () => {
     assert.throws(() => loadConfig({ ...CONSOLE_ENV, ANTPEER_ADMIN_PATH: '/' }), /ANTPEER_ADMIN_PATH must be a path/);
     assert.equal(loadConfig({ ...CONSOLE_ENV, ANTPEER_ADMIN_PATH: '/ops/console/' }).adminConsole?.path, '/ops/console');
     assert.equal(loadConfig({}).adminConsole, null);
+    assert.throws(() => loadConfig({ ANTPEER_ADMIN_CONSOLE: 'on' }), /ANTPEER_ADMIN_CONSOLE must be true or false/);
+    assert.throws(
+      () => loadConfig({ ...CONSOLE_ENV, ANTPEER_ADMIN_SESSION_IDLE: '3600', ANTPEER_ADMIN_SESSION_MAX: '600' }),
+      /ANTPEER_ADMIN_SESSION_MAX \(600\) must be at least ANTPEER_ADMIN_SESSION_IDLE \(3600\)/,
+    );
   });
 
   it('every page carries a strict content security policy and cannot be framed', async () => {
