@@ -63,8 +63,10 @@ export function createBruteForceGuard(
   clock: Clock,
   config: Pick<Config, 'bruteForce'>,
   serverKey: Buffer,
+  /** Separates one set of counters from another (the web console's sign-ins keep their own). */
+  purpose = 'antpeer counter keys',
 ): BruteForceGuard {
-  return new BruteForceGuard(store.counters, clock, config.bruteForce, deriveKey(serverKey, 'antpeer counter keys'));
+  return new BruteForceGuard(store.counters, clock, config.bruteForce, deriveKey(serverKey, purpose));
 }
 
 /** Wires the domain over an open, migrated store; makes the configured algorithm's key the signing key. */

@@ -86,6 +86,18 @@ export interface Config {
   hashQueue: number;
   /** A password check that waited longer than this for a thread is refused with 503 instead of run. */
   hashMaxWaitMs: number;
+  /** The web console; null when it is off (the default). */
+  adminConsole: AdminConsoleSettings | null;
+}
+
+/** Where the web console is served and how long its sign-ins last; durations in milliseconds. */
+export interface AdminConsoleSettings {
+  /** The path it is served under, outside the base path, e.g. `/admin`. */
+  path: string;
+  /** A console session unused this long ends. */
+  idleMs: number;
+  /** A console session ends this long after sign-in, however busy. */
+  absoluteMs: number;
 }
 
 /** How sessions live (DESIGN §2); durations in milliseconds. */
@@ -215,6 +227,31 @@ function readConfigFile(path: string): Source {
   return result;
 }
 
+/** Paths the server answers outside the base path, which the console must not shadow. */
+const RESERVED_PATHS = ['/healthz', '/readyz', '/metrics', '/openapi.json', '/.well-known'];
+
+/** `ANTPEER_ADMIN_*`: the web console, off unless `ANTPEER_ADMIN_CONSOLE=true`. */
+function adminConsole(source: Source, base: string): AdminConsoleSettings | null {
+  if (!flag(source, 'ANTPEER_ADMIN_CONSOLE', false)) return null;
+  const raw = text(source, 'ANTPEER_ADMIN_PATH') ?? '/admin';
+  if (!/^(\/[A-Za-z0-9._~-]+)+\/?$/.test(raw)) {
+    throw new ConfigError(`ANTPEER_ADMIN_PATH must be a path like /admin (not /), got "${raw}"`);
+  }
+  const path = raw.replace(/\/$/, '');
+  const within = (outer: string, inner: string) => inner === outer || inner.startsWith(`${outer}/`);
+  if (base === '' || within(base, path) || within(path, base)) {
+    throw new ConfigError(`ANTPEER_ADMIN_PATH (${path}) must be outside ANTPEER_BASE_PATH (${base || '/'}): that is the application namespace`);
+  }
+  const reserved = RESERVED_PATHS.find((taken) => within(taken, path) || within(path, taken));
+  if (reserved !== undefined) throw new ConfigError(`ANTPEER_ADMIN_PATH (${path}) overlaps ${reserved}, which the server already answers`);
+  const idle = integer(source, 'ANTPEER_ADMIN_SESSION_IDLE', 900, 60, 86_400);
+  const absolute = integer(source, 'ANTPEER_ADMIN_SESSION_MAX', 28_800, 60, 604_800);
+  if (absolute < idle) {
+    throw new ConfigError(`ANTPEER_ADMIN_SESSION_MAX (${absolute}) must be at least ANTPEER_ADMIN_SESSION_IDLE (${idle})`);
+  }
+  return Object.freeze({ path, idleMs: idle * SECOND_MS, absoluteMs: absolute * SECOND_MS });
+}
+
 /**
  * Reads the configuration from environment variables, over an optional JSON file named by
  * `ANTPEER_CONFIG_FILE` (keys are the variable names). Throws a {@link ConfigError} naming the
@@ -326,6 +363,7 @@ export function loadConfig(env: Source = process.env): Readonly<Config> {
     hashConcurrency: hashDefaults.concurrency,
     hashQueue: integer(source, 'ANTPEER_HASH_QUEUE', hashDefaults.queueLimit, 0, 100_000),
     hashMaxWaitMs: integer(source, 'ANTPEER_HASH_MAX_WAIT_MS', hashDefaults.maxWaitMs, 1, 600_000),
+    adminConsole: adminConsole(source, base),
     ...edge,
   });
 }

@@ -22,6 +22,12 @@ export const AUDIT_KINDS = {
   introspection_withdrawn: 'a client application may no longer introspect others’ tokens',
   not_before_policy_set: 'the not-before policy was set, realm-wide or for one client application',
   key_rotated: 'a new signing key was created',
+  admin_added: 'a web console administrator was added',
+  admin_removed: 'a web console administrator was removed (their console sessions ended)',
+  admin_password_changed: "a web console administrator's password was changed (their console sessions ended)",
+  console_login_succeeded: 'an administrator signed in to the web console',
+  console_login_failed: 'a web console sign-in was refused: unknown name, wrong password, or locked',
+  console_logout: 'an administrator signed out of the web console',
 } as const;
 
 /** An audit event kind. */

@@ -1,12 +1,11 @@
 import type { Command } from 'commander';
 import { AUDIT_KINDS, isAuditKind } from '../audit/kinds.js';
-import type { AuditFilter, AuditRecord } from '../store/port.js';
-import { CliError, formatTime, printTable, requireUser, withStore, type ReadContext } from './context.js';
+import { AUDIT_TIME_FORMS, parseAuditTime, presentAuditEvent } from '../audit/present.js';
+import type { AuditFilter } from '../store/port.js';
+import { CliError, printTable, requireUser, withStore, type ReadContext } from './context.js';
 
 /** Rows read per query while exporting: memory stays flat however long the trail. */
 const EXPORT_PAGE = 1000;
-const RELATIVE_TIME = /^(\d+)(s|m|h|d)$/;
-const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
 interface FilterOptions {
   since?: string;
@@ -17,12 +16,8 @@ interface FilterOptions {
 
 /** An ISO 8601 time, or a duration before now such as `15m`, `24h`, `7d`. */
 export function parseTime(option: string, value: string, now: number): number {
-  const relative = RELATIVE_TIME.exec(value);
-  if (relative) return now - Number(relative[1]) * UNIT_MS[relative[2] as keyof typeof UNIT_MS];
-  const at = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : Number.NaN;
-  if (Number.isNaN(at)) {
-    throw new CliError(`${option} must be an ISO 8601 time (2026-11-30T12:00:00Z) or a duration ago (15m, 24h, 7d), got "${value}"`);
-  }
+  const at = parseAuditTime(value, now);
+  if (at === null) throw new CliError(`${option} must be ${AUDIT_TIME_FORMS}, got "${value}"`);
   return at;
 }
 
@@ -50,19 +45,6 @@ function withFilterOptions(command: Command): Command {
     .option('--kind <kind>', `only events of this kind: ${Object.keys(AUDIT_KINDS).join(', ')}`);
 }
 
-/** An event as the command prints it: times in ISO 8601, the client application by name. */
-function present(event: AuditRecord, usernames: Map<string, string>) {
-  return {
-    at: formatTime(event.at),
-    kind: event.type,
-    user: event.userId === null ? null : (usernames.get(event.userId) ?? event.userId),
-    session: event.sessionId,
-    sourceAddress: event.sourceAddress,
-    userAgent: event.userAgent,
-    detail: event.detail,
-  };
-}
-
 async function usernames(context: ReadContext): Promise<Map<string, string>> {
   return new Map((await context.store.users.list()).map((user) => [user.id, user.username]));
 }
@@ -83,7 +65,7 @@ export function registerAuditCommands(program: Command): void {
       const rows = await withStore(async (context) => {
         const events = await context.store.audit.list(await toFilter(context, options, limit));
         const names = await usernames(context);
-        return events.map((event) => present(event, names));
+        return events.map((event) => presentAuditEvent(event, names));
       });
       if (options.json) return void process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
       printTable(
@@ -101,7 +83,7 @@ export function registerAuditCommands(program: Command): void {
         for (;;) {
           const page = await context.store.audit.list(filter);
           for (const event of page) {
-            if (!process.stdout.write(`${JSON.stringify(present(event, names))}\n`)) {
+            if (!process.stdout.write(`${JSON.stringify(presentAuditEvent(event, names))}\n`)) {
               await new Promise((resolve) => process.stdout.once('drain', resolve));
             }
           }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { KeyRing } from '../tokens/keys.js';
+import { rotateSigningKey } from '../tokens/rotate-key.js';
 import { loadServerSecret } from '../tokens/server-secret.js';
 import { withAdmin } from './context.js';
 
@@ -12,17 +13,7 @@ export function registerKeysCommands(program: Command): void {
     .action(async () => {
       const kid = await withAdmin(async ({ config, store, clock, actor }) => {
         const ring = await KeyRing.open(store.keys, loadServerSecret(config), clock, config);
-        const created = await ring.rotate(config.signingAlgorithm);
-        await store.audit.record({
-          at: clock.now(),
-          type: 'key_rotated',
-          userId: null,
-          sessionId: null,
-          sourceAddress: actor.sourceAddress,
-          userAgent: actor.userAgent,
-          detail: `signing key ${created} (${config.signingAlgorithm}) created by ${actor.name}`,
-        });
-        return created;
+        return rotateSigningKey({ keys: ring, store, clock }, actor, config.signingAlgorithm);
       });
       process.stdout.write(`new signing key ${kid}\n`);
     });

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config.js';
+import { registerAdminsCommands } from './admins.js';
 import { registerAuditCommands } from './audit.js';
 import { registerKeysCommands } from './keys.js';
 import { registerMigrateCommand } from './migrate.js';
@@ -23,6 +24,7 @@ registerKeysCommands(program);
 registerMigrateCommand(program);
 registerPurgeCommand(program);
 registerAuditCommands(program);
+registerAdminsCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -4,6 +4,7 @@ import type { AuthService } from '../auth-service.js';
 import { systemClock } from '../clock.js';
 import type { TrustProxy } from '../config.js';
 import { InvalidRequestError, TemporarilyUnavailableError } from '../errors.js';
+import { registerConsole } from '../console/plugin.js';
 import { createApplicationAuthenticator, registerGateway } from '../gateway/gateway.js';
 import { isRefusedTarget, toOriginForm } from '../gateway/request-target.js';
 import { registerBodyParsers } from './body.js';
@@ -121,6 +122,8 @@ export async function buildApp(auth: AuthService, options: AppOptions = {}): Pro
   registerMetadataRoutes(app, auth);
   registerHealthRoutes(app, auth);
   registerOpenApiRoute(app, auth);
+  const adminConsole = config.adminConsole;
+  if (adminConsole) await app.register((scope) => registerConsole(scope, auth, metrics, adminConsole), { prefix: adminConsole.path });
   app.setNotFoundHandler((_request, reply) => {
     // The path is not repeated: an answer that echoes it is a reflection vector.
     reply.code(404).send({ error: 'not_found', error_description: 'No such endpoint' });

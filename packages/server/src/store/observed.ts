@@ -50,7 +50,7 @@ export function observeStore(store: Store, observer: StoreObserver): Store {
       );
     }) as M;
   }
-  const { users, sessions, keys, settings, counters, audit } = store;
+  const { users, sessions, keys, settings, counters, audit, admins } = store;
   return {
     kind: store.kind,
     users: {
@@ -95,6 +95,19 @@ export function observeStore(store: Store, observer: StoreObserver): Store {
         observer.recorded(event);
       }),
       list: timed('audit.list', (filter) => audit.list(filter)),
+      histogram: timed('audit.histogram', (query) => audit.histogram(query)),
+    },
+    admins: {
+      create: timed('admins.create', (admin) => admins.create(admin)),
+      findByName: timed('admins.findByName', (name) => admins.findByName(name)),
+      list: timed('admins.list', () => admins.list()),
+      setPasswordHash: timed('admins.setPasswordHash', (id, hash, at) => admins.setPasswordHash(id, hash, at)),
+      remove: timed('admins.remove', (id) => admins.remove(id)),
+      createSession: timed('admins.createSession', (session) => admins.createSession(session)),
+      getSession: timed('admins.getSession', (idHash) => admins.getSession(idHash)),
+      touchSession: timed('admins.touchSession', (idHash, at, idle) => admins.touchSession(idHash, at, idle)),
+      endSession: timed('admins.endSession', (idHash) => admins.endSession(idHash)),
+      purgeSessions: timed('admins.purgeSessions', (now) => admins.purgeSessions(now)),
     },
     migrate: timed('migrate', () => store.migrate()),
     pendingMigrations: timed('pendingMigrations', () => store.pendingMigrations()),

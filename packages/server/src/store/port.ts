@@ -253,6 +253,74 @@ export interface AuditStore {
   record(event: AuditEvent): Promise<void>;
   /** Events matching `filter`, newest first (same instant: most recently recorded first). */
   list(filter: AuditFilter): Promise<AuditRecord[]>;
+  /** Counts of the events of `query.types` per bucket; buckets and types with none are left out. */
+  histogram(query: AuditHistogramQuery): Promise<AuditHistogramCount[]>;
+}
+
+/**
+ * An administrator of the web console. A separate kind of account from client applications: the
+ * credentials of one never log in as the other.
+ */
+export interface Administrator {
+  id: string;
+  name: string;
+  passwordHash: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type NewAdministrator = Pick<Administrator, 'id' | 'name' | 'passwordHash' | 'createdAt'>;
+
+/**
+ * A signed-in console session. Its key is a hash of the cookie's value: the store never holds a
+ * value that would let its reader sign in.
+ */
+export interface ConsoleSession {
+  idHash: string;
+  adminId: string;
+  createdAt: number;
+  lastSeenAt: number;
+  /** Slides on every request, never past `absoluteExpiresAt`. */
+  idleExpiresAt: number;
+  absoluteExpiresAt: number;
+}
+
+/** Bucketed counts of audit events, for the console's dashboard. */
+export interface AuditHistogramQuery {
+  /** Recorded at or after (ms); the first bucket starts here. */
+  since: number;
+  /** Recorded before (ms). */
+  until: number;
+  bucketMs: number;
+  types: readonly string[];
+}
+
+/** How many events of `type` fell in the bucket starting at `since + bucket * bucketMs`. */
+export interface AuditHistogramCount {
+  type: string;
+  bucket: number;
+  count: number;
+}
+
+/** The console's administrators and their sessions. Names are unique, compared exactly. */
+export interface AdminStore {
+  /** @throws {AdministratorNameTakenError} */
+  create(admin: NewAdministrator): Promise<Administrator>;
+  findByName(name: string): Promise<Administrator | null>;
+  list(): Promise<Administrator[]>;
+  /** Sets a new password hash and ends every session of the administrator. Returns false when there is none. */
+  setPasswordHash(id: string, passwordHash: string, at: number): Promise<boolean>;
+  /** Removes the administrator with its sessions. Returns false when there is none. */
+  remove(id: string): Promise<boolean>;
+  createSession(session: ConsoleSession): Promise<void>;
+  /** The session under `idHash` with its administrator, expired or not; null when there is none. */
+  getSession(idHash: string): Promise<{ session: ConsoleSession; admin: Administrator } | null>;
+  /** Records activity: sets `lastSeenAt` and `idleExpiresAt`. Returns false when the session is gone. */
+  touchSession(idHash: string, lastSeenAt: number, idleExpiresAt: number): Promise<boolean>;
+  /** Ends (deletes) the session; returns whether there was one. */
+  endSession(idHash: string): Promise<boolean>;
+  /** Deletes sessions past their idle or absolute expiry at `now`; returns how many. */
+  purgeSessions(now: number): Promise<number>;
 }
 
 /** Schema, health and housekeeping. */
@@ -285,6 +353,7 @@ export interface Store extends Maintenance {
   readonly settings: SettingsStore;
   readonly counters: CounterStore;
   readonly audit: AuditStore;
+  readonly admins: AdminStore;
 }
 
 /** A username that already exists. */
@@ -293,5 +362,14 @@ export class UsernameTakenError extends Error {
   constructor(username: string) {
     super(`a client application named "${username}" already exists`);
     this.name = 'UsernameTakenError';
+  }
+}
+
+/** An administrator name that already exists. */
+export class AdministratorNameTakenError extends Error {
+  readonly code = 'ADMINISTRATOR_NAME_TAKEN';
+  constructor(name: string) {
+    super(`an administrator named "${name}" already exists`);
+    this.name = 'AdministratorNameTakenError';
   }
 }

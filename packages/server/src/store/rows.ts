@@ -1,4 +1,4 @@
-import type { AuditRecord, Session, SessionContext, SessionEndReason, SessionPatch, Source, StoredKey, User } from './port.js';
+import type { Administrator, AuditRecord, ConsoleSession, Session, SessionContext, SessionEndReason, SessionPatch, Source, StoredKey, User } from './port.js';
 
 /**
  * The rows both SQL adapters read, and their mapping to domain objects. The schemas use the same
@@ -221,4 +221,36 @@ export function sessionPatchColumns(patch: SessionPatch): Array<[column: string,
   }
   if (columns.length === 0) throw new TypeError('a session change must set at least one field');
   return columns;
+}
+
+export interface AdministratorRow {
+  id: string;
+  name: string;
+  password_hash: string;
+  created_at: Int;
+  updated_at: Int;
+}
+
+export function toAdministrator(row: AdministratorRow): Administrator {
+  return { id: row.id, name: row.name, passwordHash: row.password_hash, createdAt: Number(row.created_at), updatedAt: Number(row.updated_at) };
+}
+
+export interface ConsoleSessionRow {
+  id_hash: string;
+  admin_id: string;
+  created_at: Int;
+  last_seen_at: Int;
+  idle_expires_at: Int;
+  absolute_expires_at: Int;
+}
+
+export function toConsoleSession(row: ConsoleSessionRow): ConsoleSession {
+  return {
+    idHash: row.id_hash,
+    adminId: row.admin_id,
+    createdAt: Number(row.created_at),
+    lastSeenAt: Number(row.last_seen_at),
+    idleExpiresAt: Number(row.idle_expires_at),
+    absoluteExpiresAt: Number(row.absolute_expires_at),
+  };
 }

@@ -94,4 +94,24 @@ export const postgresMigrations: readonly string[] = [
   DELETE FROM failure_counters;
   ALTER TABLE users ADD COLUMN can_introspect BOOLEAN NOT NULL DEFAULT FALSE;
   `,
+  // The web console: its administrators (never client applications) and their sessions, each
+  // kept under a hash of its cookie's value.
+  `
+  CREATE TABLE administrators (
+    id            TEXT PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    created_at    BIGINT NOT NULL,
+    updated_at    BIGINT NOT NULL
+  );
+  CREATE TABLE console_sessions (
+    id_hash             TEXT PRIMARY KEY,
+    admin_id            TEXT NOT NULL REFERENCES administrators(id) ON DELETE CASCADE,
+    created_at          BIGINT NOT NULL,
+    last_seen_at        BIGINT NOT NULL,
+    idle_expires_at     BIGINT NOT NULL,
+    absolute_expires_at BIGINT NOT NULL
+  );
+  CREATE INDEX console_sessions_admin ON console_sessions (admin_id);
+  `,
 ];

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { UsernameTakenError, type AuditEvent, type AuditFilter, type AuditRecord, type AuditStore, type KeyStore, type NewUser, type SettingsStore, type Store, type StoredKey, type User, type UserPatch, type UserStore } from '../port.js';
+import { UsernameTakenError, type AdminStore, type AuditEvent, type AuditFilter, type AuditHistogramCount, type AuditHistogramQuery, type AuditRecord, type AuditStore, type KeyStore, type NewUser, type SettingsStore, type Store, type StoredKey, type User, type UserPatch, type UserStore } from '../port.js';
 import { REALM_NOT_BEFORE, secretName, toAuditRecord, toKey, toUser, type AuditRow, type KeyRow, type UserRow } from '../rows.js';
+import { PostgresAdminStore } from './admins.js';
 import { PostgresCounterStore } from './counters.js';
 import { PostgresDatabase } from './database.js';
 import { postgresMigrations } from './migrations.js';
@@ -160,6 +161,17 @@ class PostgresAuditStore implements AuditStore {
     );
     return rows.map(toAuditRecord);
   }
+
+  async histogram(query: AuditHistogramQuery): Promise<AuditHistogramCount[]> {
+    if (query.types.length === 0) return [];
+    const { rows } = await this.d.query<{ type: string; bucket: string; count: string }>(
+      `SELECT type, (at - $1) / $3 AS bucket, COUNT(*) AS count FROM ${this.d.s}.audit_events
+        WHERE at >= $1 AND at < $2 AND type = ANY($4::text[])
+        GROUP BY type, bucket ORDER BY bucket, type`,
+      [query.since, query.until, query.bucketMs, [...query.types]],
+    );
+    return rows.map((row) => ({ type: row.type, bucket: Number(row.bucket), count: Number(row.count) }));
+  }
 }
 
 export interface PostgresStoreOptions {
@@ -192,6 +204,7 @@ export class PostgresStore implements Store {
   readonly settings: SettingsStore;
   readonly counters: PostgresCounterStore;
   readonly audit: AuditStore;
+  readonly admins: AdminStore;
   #closed = false;
 
   constructor(options: PostgresStoreOptions) {
@@ -209,6 +222,7 @@ export class PostgresStore implements Store {
     this.settings = new PostgresSettingsStore(this.#d);
     this.counters = new PostgresCounterStore(this.#d);
     this.audit = new PostgresAuditStore(this.#d);
+    this.admins = new PostgresAdminStore(this.#d);
   }
 
   async migrate(): Promise<void> {

@@ -86,4 +86,24 @@ export const sqliteMigrations: readonly string[] = [
   ALTER TABLE users ADD COLUMN can_introspect INTEGER NOT NULL DEFAULT 0;
   CREATE INDEX failure_counters_reset ON failure_counters(reset_at);
   `,
+  // The web console: its administrators (never client applications) and their sessions, each
+  // kept under a hash of its cookie's value.
+  `
+  CREATE TABLE administrators (
+    id            TEXT PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL
+  );
+  CREATE TABLE console_sessions (
+    id_hash             TEXT PRIMARY KEY,
+    admin_id            TEXT NOT NULL REFERENCES administrators(id) ON DELETE CASCADE,
+    created_at          INTEGER NOT NULL,
+    last_seen_at        INTEGER NOT NULL,
+    idle_expires_at     INTEGER NOT NULL,
+    absolute_expires_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX console_sessions_admin ON console_sessions(admin_id);
+  `,
 ];

@@ -1,5 +1,6 @@
-import { UsernameTakenError, type AuditEvent, type AuditFilter, type AuditRecord, type AuditStore, type KeyStore, type NewUser, type SettingsStore, type Store, type StoredKey, type User, type UserPatch, type UserStore } from '../port.js';
+import { UsernameTakenError, type AdminStore, type AuditEvent, type AuditFilter, type AuditHistogramCount, type AuditHistogramQuery, type AuditRecord, type AuditStore, type KeyStore, type NewUser, type SettingsStore, type Store, type StoredKey, type User, type UserPatch, type UserStore } from '../port.js';
 import { REALM_NOT_BEFORE, secretName, toAuditRecord, toKey, toUser, type AuditRow, type KeyRow, type UserRow } from '../rows.js';
+import { SqliteAdminStore } from './admins.js';
 import { SqliteCounterStore } from './counters.js';
 import { Checkpointer, DEFAULT_AUTOCHECKPOINT_PAGES, FALLBACK_AUTOCHECKPOINT_PAGES } from './checkpointer.js';
 import { SqliteDatabase } from './database.js';
@@ -144,6 +145,17 @@ class SqliteAuditStore implements AuditStore {
       }) as AuditRow[];
     return rows.map(toAuditRecord);
   }
+
+  async histogram(query: AuditHistogramQuery): Promise<AuditHistogramCount[]> {
+    if (query.types.length === 0) return [];
+    return this.d
+      .sql(
+        `SELECT type, CAST((at - @since) / @bucketMs AS INTEGER) AS bucket, COUNT(*) AS count FROM audit_events
+          WHERE at >= @since AND at < @until AND type IN (SELECT value FROM json_each(@types))
+          GROUP BY type, bucket ORDER BY bucket, type`,
+      )
+      .all({ since: query.since, until: query.until, bucketMs: query.bucketMs, types: JSON.stringify(query.types) }) as AuditHistogramCount[];
+  }
 }
 
 /** Pages handed back to the file system after each purge batch (a few ms of work at most). */
@@ -161,6 +173,7 @@ export class SqliteStore implements Store {
   readonly settings: SettingsStore;
   readonly counters: SqliteCounterStore;
   readonly audit: AuditStore;
+  readonly admins: AdminStore;
   readonly #checkpointer: Checkpointer | undefined;
 
   constructor(options: SqliteStoreOptions) {
@@ -173,6 +186,7 @@ export class SqliteStore implements Store {
     this.settings = new SqliteSettingsStore(this.#d);
     this.counters = new SqliteCounterStore(this.#relaxed);
     this.audit = new SqliteAuditStore(this.#relaxed);
+    this.admins = new SqliteAdminStore(this.#d);
     if (options.checkpointIntervalMs !== undefined && options.filename !== ':memory:') {
       this.#setAutocheckpoint(FALLBACK_AUTOCHECKPOINT_PAGES);
       this.#checkpointer = new Checkpointer(options.filename, options.checkpointIntervalMs, () =>

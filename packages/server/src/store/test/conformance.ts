@@ -14,6 +14,7 @@
  * 2031): nothing here sleeps or reads the clock.
  */
 import { describe } from 'node:test';
+import { describeAdminStore } from './admins.js';
 import { describeAuditStore } from './audit.js';
 import { describeCounterStore } from './counters.js';
 import type { OpenStore } from './harness.js';
@@ -26,6 +27,7 @@ import { describeUserStore } from './users.js';
 
 export type { OpenStore, OpenedStore } from './harness.js';
 export {
+  describeAdminStore,
   describeAuditStore,
   describeCounterStore,
   describeKeyStore,
@@ -47,5 +49,6 @@ export function describeStoreConformance(name: string, open: OpenStore): void {
     describeSettingsStore(open);
     describeCounterStore(open);
     describeAuditStore(open);
+    describeAdminStore(open);
   });
 }
