@@ -8,6 +8,7 @@ import { PasswordHasher, type Argon2Parameters } from './credentials/password-ha
 import { randomSecret } from './random.js';
 import type { SettingsStore, Store } from './store/port.js';
 import { KeyRing } from './tokens/keys.js';
+import { DpopProofs } from './tokens/dpop-proofs.js';
 import { RefreshTokens } from './tokens/refresh-token.js';
 import { open, seal } from './tokens/secret-box.js';
 
@@ -25,6 +26,8 @@ export interface AuthService {
   readonly bruteForce: BruteForceGuard;
   readonly keys: KeyRing;
   readonly refreshTokens: RefreshTokens;
+  /** Checks DPoP proofs of token requests and issues DPoP nonces (RFC 9449). */
+  readonly dpopProofs: DpopProofs;
   /** Verifies access tokens' signatures and claims against this server's own keys (no store checks). */
   readonly accessTokens: Verifier;
 }
@@ -88,6 +91,7 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
     bruteForce: createBruteForceGuard(store, clock, config, serverKey),
     keys,
     refreshTokens: new RefreshTokens(serverKey),
+    dpopProofs: new DpopProofs(config.dpop, store.counters, deriveKey(serverKey, 'antpeer dpop'), clock),
     accessTokens: createVerifier({
       issuer: config.issuer,
       audience: config.audience,

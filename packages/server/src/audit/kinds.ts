@@ -20,6 +20,9 @@ export const AUDIT_KINDS = {
   user_password_changed: "a client application's password was changed",
   introspection_granted: 'a client application may now introspect others’ tokens',
   introspection_withdrawn: 'a client application may no longer introspect others’ tokens',
+  dpop_required: 'an operator required DPoP-bound tokens for a client application',
+  dpop_not_required: 'an operator allowed a client application bearer tokens again',
+  dpop_key_mismatch: 'a DPoP-bound refresh token was presented without a proof of its key, or with another key: refused',
   not_before_policy_set: 'the not-before policy was set, realm-wide or for one client application',
   key_rotated: 'a new signing key was created',
 } as const;

@@ -77,7 +77,7 @@ describe('antpeer-auth commands', { concurrency: 2 }, () => {
       const result = await cli(['users', 'list']);
       assertSucceeded(result);
       const lines = result.stdout.trimEnd().split('\n');
-      assert.match(lines[0] ?? '', /^USERNAME\s+ID\s+ENABLED\s+INTROSPECTION\s+CREATED\s+NOT BEFORE$/);
+      assert.match(lines[0] ?? '', /^USERNAME\s+ID\s+ENABLED\s+INTROSPECTION\s+DPOP\s+CREATED\s+NOT BEFORE$/);
       assert.equal(lines.length, 3, 'a header and the two applications added; the refused ones are absent');
       assert.match(result.stdout, /^alpha\s+\S+\s+yes\s/m);
       assert.match(result.stdout, /^bravo\s+\S+\s+yes\s/m);

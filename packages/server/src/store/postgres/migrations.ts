@@ -94,4 +94,8 @@ export const postgresMigrations: readonly string[] = [
   DELETE FROM failure_counters;
   ALTER TABLE users ADD COLUMN can_introspect BOOLEAN NOT NULL DEFAULT FALSE;
   `,
+  // Client applications an operator requires to use DPoP (RFC 9449) on every grant.
+  `
+  ALTER TABLE users ADD COLUMN require_dpop BOOLEAN NOT NULL DEFAULT FALSE;
+  `,
 ];

@@ -86,4 +86,8 @@ export const sqliteMigrations: readonly string[] = [
   ALTER TABLE users ADD COLUMN can_introspect INTEGER NOT NULL DEFAULT 0;
   CREATE INDEX failure_counters_reset ON failure_counters(reset_at);
   `,
+  // Client applications an operator requires to use DPoP (RFC 9449) on every grant.
+  `
+  ALTER TABLE users ADD COLUMN require_dpop INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

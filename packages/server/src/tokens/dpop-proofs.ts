@@ -1,0 +1,116 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { InvalidDpopProofError as RefusedProof, verifyDpopProof, type DpopProof } from '@antpeer/guard';
+import type { Clock } from '../clock.js';
+import type { DpopPolicy } from '../config.js';
+import { InvalidDpopProofError, UseDpopNonceError } from '../errors.js';
+import type { CounterStore } from '../store/port.js';
+
+/** What a proof at the token endpoint is checked against. */
+export interface TokenRequestTarget {
+  method: string;
+  /** The URIs this endpoint is addressed by: as configured (the issuer's) and as the request saw it. */
+  urls: readonly string[];
+}
+
+const NONCE_MAC_BYTES = 16;
+
+/**
+ * The token endpoint's side of DPoP (RFC 9449 §4.3, §5, §8): checks a proof, refuses a `jti` seen
+ * before on any instance (remembered in the shared counter store until the proof is too old to be
+ * accepted, so the purge deletes it afterwards), and issues nonces that need no shared state: an
+ * HMAC of the current time window under a server key, valid for that window and the next.
+ */
+export class DpopProofs {
+  readonly #policy: DpopPolicy;
+  readonly #counters: Pick<CounterStore, 'update'>;
+  readonly #key: Buffer;
+  readonly #clock: Clock;
+
+  constructor(policy: DpopPolicy, counters: Pick<CounterStore, 'update'>, key: Buffer, clock: Clock) {
+    this.#policy = policy;
+    this.#counters = counters;
+    this.#key = key;
+    this.#clock = clock;
+  }
+
+  /** Whether proofs must carry a server nonce. */
+  get nonceRequired(): boolean {
+    return this.#policy.nonce;
+  }
+
+  /** The proof algorithms accepted. */
+  get algorithms(): readonly string[] {
+    return this.#policy.algorithms;
+  }
+
+  #nonceMac(window: number): string {
+    return createHmac('sha256', this.#key).update(`dpop nonce ${window}`).digest().subarray(0, NONCE_MAC_BYTES).toString('base64url');
+  }
+
+  #window(now: number): number {
+    return Math.floor(now / this.#policy.proofMaxAgeMs);
+  }
+
+  /** The nonce to hand out now (`DPoP-Nonce`). */
+  nonce(): string {
+    const window = this.#window(this.#clock.now());
+    return `${window.toString(36)}.${this.#nonceMac(window)}`;
+  }
+
+  #isCurrentNonce(nonce: string | undefined): boolean {
+    if (nonce === undefined) return false;
+    const match = /^([0-9a-z]{1,12})\.([A-Za-z0-9_-]{22})$/.exec(nonce);
+    if (match === null) return false;
+    const window = parseInt(match[1] as string, 36);
+    const current = this.#window(this.#clock.now());
+    if (window !== current && window !== current - 1) return false;
+    return timingSafeEqual(Buffer.from(match[2] as string), Buffer.from(this.#nonceMac(window)));
+  }
+
+  /**
+   * Checks the `DPoP` header of a token request and records its `jti`.
+   * @throws {InvalidDpopProofError} for a bad or replayed proof (400 `invalid_dpop_proof`).
+   * @throws {UseDpopNonceError} when nonces are on and the proof lacks the current one (400 `use_dpop_nonce`).
+   */
+  async check(header: string | readonly string[] | undefined, target: TokenRequestTarget): Promise<DpopProof> {
+    const now = this.#clock.now();
+    let proof: DpopProof | undefined;
+    let refusal: unknown;
+    for (const url of target.urls) {
+      try {
+        proof = await verifyDpopProof(header, {
+          method: target.method,
+          url,
+          algorithms: this.#policy.algorithms,
+          now,
+          maxAge: this.#policy.proofMaxAgeMs / 1000,
+          clockTolerance: this.#policy.clockSkewMs / 1000,
+          nonce: this.#policy.nonce ? (nonce) => this.#isCurrentNonce(nonce) : undefined,
+        });
+        break;
+      } catch (error) {
+        refusal = error;
+        if (!(error instanceof RefusedProof && error.reason === 'uri')) break;
+      }
+    }
+    if (proof === undefined) {
+      if (refusal instanceof RefusedProof) {
+        if (refusal.reason === 'nonce') throw new UseDpopNonceError(this.nonce());
+        throw new InvalidDpopProofError(undefined, { cause: refusal });
+      }
+      throw refusal;
+    }
+    await this.#rememberJti(proof, now);
+    return proof;
+  }
+
+  async #rememberJti(proof: DpopProof, now: number): Promise<void> {
+    const key = `dpop:${createHmac('sha256', this.#key).update(`dpop jti\0${proof.jkt}\0${proof.jti}`).digest('base64url')}`;
+    const fresh = await this.#counters.update([key], (current) => {
+      const seen = current.get(key);
+      if (seen !== undefined && seen.resetAt > now) return { result: false, writes: new Map() };
+      return { result: true, writes: new Map([[key, { count: 1, resetAt: proof.acceptableUntil }]]) };
+    });
+    if (!fresh) throw new InvalidDpopProofError('DPoP proof replayed', { cause: new Error(`jti replayed`) });
+  }
+}
