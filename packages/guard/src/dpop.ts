@@ -12,7 +12,7 @@ import { decodeClaimsSet, parseCompactJws } from './lib/jws.js';
 import { importProofKey, isSupportedAlgorithm, verifySignature } from './lib/keys.js';
 
 /** The proof algorithms accepted when none are configured. */
-export const DEFAULT_DPOP_ALGORITHMS: readonly string[] = Object.freeze(['EdDSA', 'ES256', 'PS256', 'RS256']);
+export const DEFAULT_DPOP_ALGORITHMS: readonly string[] = Object.freeze(['EdDSA', 'Ed25519', 'ES256', 'PS256', 'RS256']);
 
 /** Longest `DPoP` header accepted before any parsing, in characters (an RSA-4096 proof is ~1.5 KiB). */
 const MAX_PROOF_LENGTH = 4096;

@@ -108,7 +108,7 @@ export interface VerifierOptions {
 
 /** Options of DPoP proof checking. Durations are in seconds. */
 export interface DpopOptions {
-  /** The proof algorithms accepted. Default `EdDSA ES256 PS256 RS256`. */
+  /** The proof algorithms accepted. Default `EdDSA Ed25519 ES256 PS256 RS256` (`Ed25519` is the fully-specified name, RFC 9864). */
   algorithms?: readonly string[];
   /** How old a proof's `iat` may be. Default 60, at most 600. */
   proofMaxAge?: number;

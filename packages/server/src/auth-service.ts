@@ -76,6 +76,7 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
   const serverKey = await openServerKey(store.settings, secret);
   const keys = await KeyRing.open(store.keys, secret, clock, { accessTokenTtlMs: config.accessTokenTtlMs });
   await keys.ensureSigningKey(config.signingAlgorithm);
+  const dpopProofs = new DpopProofs(config.dpop, store.counters, deriveKey(serverKey, 'antpeer dpop'), clock);
   return {
     config,
     store,
@@ -91,7 +92,7 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
     bruteForce: createBruteForceGuard(store, clock, config, serverKey),
     keys,
     refreshTokens: new RefreshTokens(serverKey),
-    dpopProofs: new DpopProofs(config.dpop, store.counters, deriveKey(serverKey, 'antpeer dpop'), clock),
+    dpopProofs,
     accessTokens: createVerifier({
       issuer: config.issuer,
       audience: config.audience,
@@ -107,6 +108,12 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
       // `iat`, up to a second ahead of the clock (see sessions/not-before.ts).
       iatTolerance: 1,
       clock: () => clock.now(),
+      dpop: {
+        algorithms: config.dpop.algorithms,
+        proofMaxAge: config.dpop.proofMaxAgeMs / 1000,
+        clockTolerance: config.dpop.clockSkewMs / 1000,
+        replayCache: dpopProofs.replayCache(),
+      },
     }),
   };
 }

@@ -103,11 +103,11 @@ export interface DpopPolicy {
 }
 
 /** The proof algorithms the server can check; `none` and symmetric ones never. */
-const DPOP_ALGORITHMS = ['EdDSA', 'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512'];
+const DPOP_ALGORITHMS = ['EdDSA', 'Ed25519', 'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512'];
 
 /** `ANTPEER_DPOP_*`. */
 function dpopPolicy(source: Source): DpopPolicy {
-  const algorithms = (text(source, 'ANTPEER_DPOP_ALGS') ?? 'EdDSA ES256 PS256 RS256').split(/[\s,]+/).filter((alg) => alg !== '');
+  const algorithms = (text(source, 'ANTPEER_DPOP_ALGS') ?? 'EdDSA Ed25519 ES256 PS256 RS256').split(/[\s,]+/).filter((alg) => alg !== '');
   const unknown = algorithms.find((alg) => !DPOP_ALGORITHMS.includes(alg));
   if (algorithms.length === 0 || unknown !== undefined) {
     throw new ConfigError(`ANTPEER_DPOP_ALGS must list algorithms among ${DPOP_ALGORITHMS.join(' ')}, got "${unknown ?? ''}"`);

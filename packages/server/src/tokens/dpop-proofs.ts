@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { InvalidDpopProofError as RefusedProof, verifyDpopProof, type DpopProof } from '@antpeer/guard';
+import { InvalidDpopProofError as RefusedProof, verifyDpopProof, type DpopProof, type DpopReplayCache } from '@antpeer/guard';
 import type { Clock } from '../clock.js';
 import type { DpopPolicy } from '../config.js';
 import { InvalidDpopProofError, UseDpopNonceError } from '../errors.js';
@@ -105,12 +105,27 @@ export class DpopProofs {
   }
 
   async #rememberJti(proof: DpopProof, now: number): Promise<void> {
-    const key = `dpop:${createHmac('sha256', this.#key).update(`dpop jti\0${proof.jkt}\0${proof.jti}`).digest('base64url')}`;
-    const fresh = await this.#counters.update([key], (current) => {
+    if (!(await this.#remember(`${proof.jkt}\0${proof.jti}`, proof.acceptableUntil, now))) {
+      throw new InvalidDpopProofError('DPoP proof replayed', { cause: new Error('jti replayed') });
+    }
+  }
+
+  /** Records `name` until `until` in the shared counter store; false when it is already there (a replay). */
+  #remember(name: string, until: number, now: number): Promise<boolean> {
+    // A keyed hash, like every counter key: the store never holds what a client sent.
+    const key = `dpop:${createHmac('sha256', this.#key).update(`dpop jti\0${name}`).digest('base64url')}`;
+    return this.#counters.update([key], (current) => {
       const seen = current.get(key);
       if (seen !== undefined && seen.resetAt > now) return { result: false, writes: new Map() };
-      return { result: true, writes: new Map([[key, { count: 1, resetAt: proof.acceptableUntil }]]) };
+      return { result: true, writes: new Map([[key, { count: 1, resetAt: until }]]) };
     });
-    if (!fresh) throw new InvalidDpopProofError('DPoP proof replayed', { cause: new Error(`jti replayed`) });
+  }
+
+  /**
+   * The replay cache of the gateway and forward authentication: proofs sent to application
+   * endpoints are remembered in the same shared store, so a replay is refused by every instance.
+   */
+  replayCache(): DpopReplayCache {
+    return { remember: (name, until, now) => this.#remember(`resource\0${name}`, until, now) };
   }
 }

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import { setDpopRequired } from '../../credentials/client-applications.js';
-import { CLIENT, startHarness, TEST_ACTOR, TOKEN_PATH, type Harness } from '../../test/harness.js';
+import { pino } from 'pino';
+import { startServer } from '../../server.js';
+import { CLIENT, startHarness, TEST_ACTOR, TEST_ARGON2, TOKEN_PATH, type Harness } from '../../test/harness.js';
 import { makeProof, makeProofKey, type ProofKey } from '../../test/dpop.js';
 import { BASE_PATH } from '../../test/http.js';
 
@@ -105,7 +107,7 @@ describe('DPoP at the token endpoint (RFC 9449 §5)', () => {
 
   it('metadata advertises the accepted proof algorithms', async () => {
     const response = await h.server.app.inject({ method: 'GET', url: `${BASE_PATH}/.well-known/oauth-authorization-server` });
-    assert.deepEqual(response.json<Record<string, unknown>>().dpop_signing_alg_values_supported, ['EdDSA', 'ES256', 'PS256', 'RS256']);
+    assert.deepEqual(response.json<Record<string, unknown>>().dpop_signing_alg_values_supported, ['EdDSA', 'Ed25519', 'ES256', 'PS256', 'RS256']);
   });
 
   it('a bound access token passes the gateway only with a proof, and is refused as a bearer token with a DPoP challenge', async () => {
@@ -187,5 +189,40 @@ describe('server nonces (ANTPEER_DPOP_NONCE=on, RFC 9449 §8)', () => {
   it('callers without DPoP are not asked for a nonce', async () => {
     assert.equal((await h.token(CLIENT)).statusCode, 200);
     assert.equal((await h.server.app.inject({ method: 'POST', url: TOKEN_PATH, payload: CLIENT })).statusCode, 200);
+  });
+});
+
+describe('replayed proofs across instances', () => {
+  before(async () => {
+    h = await startHarness();
+    key = await makeProofKey('ES256');
+  });
+  after(() => h.close());
+
+  it('a proof accepted by one instance is refused by another on the same store, at the token endpoint and the gateway', async () => {
+    const second = await startServer(h.config, { clock: h.clock, logger: pino({ level: 'silent' }), argon2: TEST_ARGON2, listen: false });
+    try {
+      const once = await proof();
+      assert.equal((await h.token(CLIENT, { dpop: once })).statusCode, 200);
+      const elsewhere = await second.app.inject({
+        method: 'POST',
+        url: TOKEN_PATH,
+        payload: CLIENT,
+        headers: { 'content-type': 'application/json', dpop: once },
+      });
+      assert.equal(elsewhere.statusCode, 400);
+      assert.equal(elsewhere.json<{ error: string }>().error, 'invalid_dpop_proof');
+
+      const login = (await dpopLogin()).json<{ access_token: string }>();
+      const url = `${BASE_PATH}/user/accounts`;
+      const headers = {
+        authorization: `DPoP ${login.access_token}`,
+        dpop: await makeProof(key, { htm: 'GET', htu: `http://localhost:80${url}`, now: h.clock.now(), accessToken: login.access_token }),
+      };
+      assert.notEqual((await h.server.app.inject({ method: 'GET', url, headers })).statusCode, 401);
+      assert.equal((await second.app.inject({ method: 'GET', url, headers })).statusCode, 401);
+    } finally {
+      await second.close();
+    }
   });
 });
