@@ -10,6 +10,7 @@ const benches = {
   guard: 'packages/guard/bench/guard.ts',
   client: 'packages/client/bench/client.ts',
   'forward-auth': 'packages/server/bench/forward-auth.ts',
+  dpop: 'packages/server/bench/dpop.ts',
 };
 const [name, ...args] = process.argv.slice(2);
 const file = benches[name];

@@ -9,7 +9,8 @@
 import { createHash } from 'node:crypto';
 import { InvalidDpopProofError, InvalidTokenError } from './errors.js';
 import { decodeClaimsSet, parseCompactJws } from './lib/jws.js';
-import { importProofKey, isSupportedAlgorithm, verifySignature } from './lib/keys.js';
+import { importProofKey, isSupportedAlgorithm, verifySignature, type VerificationKey } from './lib/keys.js';
+import { LruCache } from './lib/lru.js';
 
 /** The proof algorithms accepted when none are configured. */
 export const DEFAULT_DPOP_ALGORITHMS: readonly string[] = Object.freeze(['EdDSA', 'Ed25519', 'ES256', 'PS256', 'RS256']);
@@ -88,6 +89,27 @@ export function accessTokenHash(accessToken: string): string {
   return createHash('sha256').update(accessToken, 'ascii').digest('base64url');
 }
 
+/**
+ * Proof keys already imported, with their thumbprints, by `alg` and public members: a client signs
+ * many proofs with one key, and importing a JWK costs more than verifying the signature.
+ */
+const proofKeys = new LruCache<string, { key: VerificationKey; jkt: string } | null>(1024);
+
+function proofKeyOf(jwk: unknown, alg: string): { key: VerificationKey; jkt: string } | undefined {
+  if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) return undefined;
+  const member = jwk as Record<string, unknown>;
+  const id = JSON.stringify([alg, member.kty, member.crv, member.x, member.y, member.n, member.e, member.alg, ...PRIVATE_MARKERS.map((name) => member[name] !== undefined)]);
+  const cached = proofKeys.get(id);
+  if (cached !== undefined) return cached ?? undefined;
+  const key = importProofKey(jwk, alg);
+  const entry = key === undefined ? null : { key, jkt: calculateJwkThumbprint(member) };
+  proofKeys.set(id, entry);
+  return entry ?? undefined;
+}
+
+/** Members whose presence makes a JWK private or symmetric; part of the cache key so such a JWK is never served a cached public key. */
+const PRIVATE_MARKERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
+
 /** `scheme://host[:port]/path` with scheme and host lower-cased and a default port dropped; null if unparsable. */
 function normalizeUri(url: string | URL): string | null {
   try {
@@ -150,9 +172,9 @@ export async function verifyDpopProof(header: string | readonly string[] | undef
   const { alg, typ, jwk } = jws.header;
   if (typ !== 'dpop+jwt') throw new InvalidDpopProofError('type', 'typ is not dpop+jwt');
   if (!expect.algorithms.includes(alg) || !isSupportedAlgorithm(alg)) throw new InvalidDpopProofError('algorithm', `alg ${alg} not allowed`);
-  const key = importProofKey(jwk, alg);
-  if (key === undefined) throw new InvalidDpopProofError('key', 'jwk is not a public key for alg');
-  if (!(await verifySignature(key, alg, jws.signingInput, jws.signature))) {
+  const proofKey = proofKeyOf(jwk, alg);
+  if (proofKey === undefined) throw new InvalidDpopProofError('key', 'jwk is not a public key for alg');
+  if (!(await verifySignature(proofKey.key, alg, jws.signingInput, jws.signature))) {
     throw new InvalidDpopProofError('signature', 'proof signature verification failed');
   }
   const claims = decodeClaims(jws.payload);
@@ -172,7 +194,7 @@ export async function verifyDpopProof(header: string | readonly string[] | undef
     throw new InvalidDpopProofError('token_hash', 'ath is not the hash of the access token');
   }
   return Object.freeze({
-    jkt: calculateJwkThumbprint(jwk as Record<string, unknown>),
+    jkt: proofKey.jkt,
     jti,
     alg,
     issuedAt: iat,
