@@ -7,6 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { ManualClock, addClientApplication, loadConfig, startServer, type RunningServer } from '@antpeer/server';
 import { pino } from 'pino';
@@ -94,6 +95,32 @@ describe('TokenManager with DPoP against the real token service', () => {
     const stolen = await fetch(`${sandbox.baseUrl}/user/accounts`, { headers: { authorization: `Bearer ${tokenSet.accessToken}` } });
     assert.equal(stolen.status, 401);
     assert.match(String(stolen.headers.get('www-authenticate')), /^DPoP /);
+  });
+
+  it('a resource server’s use_dpop_nonce challenge gets one retry whose proof carries the nonce', async () => {
+    requests = [];
+    const seen: Array<{ nonce?: string; htm: string; htu: string }> = [];
+    const resource = createServer((request, response) => {
+      const claims = JSON.parse(Buffer.from(String(request.headers.dpop).split('.')[1] ?? '', 'base64url').toString()) as { nonce?: string; htm: string; htu: string };
+      seen.push(claims);
+      if (claims.nonce === 'rs-nonce-1') return void response.writeHead(200).end('ok');
+      response.writeHead(401, { 'www-authenticate': 'DPoP algs="ES256", error="use_dpop_nonce"', 'dpop-nonce': 'rs-nonce-1' }).end();
+    });
+    await new Promise<void>((resolve) => resource.listen(0, '127.0.0.1', resolve));
+    const origin = `http://127.0.0.1:${(resource.address() as AddressInfo).port}`;
+    try {
+      const m = manager({ trustedOrigins: [origin] });
+      const response = await m.fetch(`${origin}/payments?id=7`, { method: 'POST', body: '{}' });
+      assert.equal(response.status, 200);
+      assert.deepEqual(seen.map((claims) => claims.nonce), [undefined, 'rs-nonce-1']);
+      assert.deepEqual(seen[1], { ...seen[1], htm: 'POST', htu: `${origin}/payments` });
+      // The nonce is kept for the origin: the next call needs no challenge.
+      assert.equal((await m.fetch(`${origin}/payments`)).status, 200);
+      assert.equal(seen.length, 3);
+    } finally {
+      resource.closeAllConnections();
+      await new Promise((resolve) => resource.close(resolve));
+    }
   });
 });
 
