@@ -83,35 +83,43 @@ describe('DPoP-bound tokens at the guard (RFC 9449 §7)', () => {
     await assertProofRefused(once);
   });
 
-  test('every refusal of RFC 9449 §4.3 answers invalid_dpop_proof', async () => {
+  test('every refusal of RFC 9449 §4.3 answers invalid_dpop_proof, each for its own reason', async () => {
     const other = await makeProofKey('ES256');
     const rsa = await makeProofKey('RS256');
     const privateJwk = await exportJWK((await generateKeyPair('ES256', { extractable: true })).privateKey);
-    const cases: Array<[string, string | string[]]> = [
-      ['no DPoP header', []],
-      ['two DPoP headers', [await proof(), await proof()]],
-      ['not a JWT', 'not-a-jwt'],
-      ['typ is not dpop+jwt', await proof({ header: { typ: 'jwt' } })],
-      ['alg outside the allow-list', await proof({}, rsa)],
-      ['alg none', `${Buffer.from(JSON.stringify({ typ: 'dpop+jwt', alg: 'none', jwk: key.publicJwk })).toString('base64url')}.${Buffer.from('{}').toString('base64url')}.`],
-      ['no jwk', await proof({ header: { jwk: undefined } })],
-      ['a private jwk', await proof({ header: { jwk: privateJwk }, signWith: undefined })],
-      ['signed by another key', await proof({ signWith: other.privateKey })],
-      ['no jti', await proof({ omit: ['jti'] })],
-      ['no htm', await proof({ omit: ['htm'] })],
-      ['no htu', await proof({ omit: ['htu'] })],
-      ['no iat', await proof({ omit: ['iat'] })],
-      ['htm of another method', await proof({ method: 'POST' })],
-      ['htu of another URI', await proof({ url: 'http://localhost/user/other' })],
-      ['htu of another host', await proof({ url: 'http://evil.example/user/accounts' })],
-      ['iat too old', await proof({ iat: nowSec() - 66 })],
-      ['iat in the future', await proof({ iat: nowSec() + 6 })],
-      ['no ath', await proof({ omit: ['ath'] })],
-      ['ath of another token', await proof({ accessToken: 'another-token' })],
-      ['a valid proof by a key the token is not bound to', await makeProof(other, { method: 'GET', url: URL_, accessToken: boundToken, iat: nowSec() })],
+    const unsigned = `${Buffer.from(JSON.stringify({ typ: 'dpop+jwt', alg: 'none', jwk: key.publicJwk })).toString('base64url')}.${Buffer.from('{}').toString('base64url')}.`;
+    const cases: Array<[string, string | string[], InvalidDpopProofReason]> = [
+      ['no DPoP header', [], 'malformed'],
+      ['two DPoP headers', [await proof(), await proof()], 'malformed'],
+      ['not a JWT', 'not-a-jwt', 'malformed'],
+      ['typ is not dpop+jwt', await proof({ header: { typ: 'jwt' } }), 'type'],
+      ['alg outside the allow-list', await proof({}, rsa), 'algorithm'],
+      ['alg none', unsigned, 'algorithm'],
+      ['no jwk', await proof({ header: { jwk: undefined } }), 'key'],
+      ['a private jwk', await proof({ header: { jwk: privateJwk } }), 'key'],
+      ['signed by another key', await proof({ signWith: other.privateKey }), 'signature'],
+      ['no jti', await proof({ omit: ['jti'] }), 'claims'],
+      ['no htm', await proof({ omit: ['htm'] }), 'claims'],
+      ['no htu', await proof({ omit: ['htu'] }), 'claims'],
+      ['no iat', await proof({ omit: ['iat'] }), 'claims'],
+      ['htm of another method', await proof({ method: 'POST' }), 'method'],
+      ['htu of another URI', await proof({ url: 'http://localhost/user/other' }), 'uri'],
+      ['htu of another host', await proof({ url: 'http://evil.example/user/accounts' }), 'uri'],
+      ['iat too old', await proof({ iat: nowSec() - 66 }), 'stale'],
+      ['iat in the future', await proof({ iat: nowSec() + 6 }), 'stale'],
+      ['no ath', await proof({ omit: ['ath'] }), 'token_hash'],
+      ['ath of another token', await proof({ accessToken: 'another-token' }), 'token_hash'],
+      ['a valid proof by a key the token is not bound to', await makeProof(other, { method: 'GET', url: URL_, accessToken: boundToken, iat: nowSec() }), 'key_mismatch'],
     ];
-    for (const [name, dpop] of cases) {
-      await test(name, () => assertProofRefused(dpop));
+    for (const [name, dpop, expected] of cases) {
+      await test(name, async () => {
+        const error = await verifier
+          .verifyPresented('DPoP', boundToken, { dpop: Array.isArray(dpop) && dpop.length === 0 ? undefined : dpop, method: 'GET', url: URL_ })
+          .then(() => assert.fail('accepted'), (caught: unknown) => caught);
+        assert.ok(error instanceof InvalidDpopProofError, String(error));
+        assert.equal(error.reason, expected);
+        await assertProofRefused(dpop);
+      });
     }
   });
 

@@ -1,5 +1,11 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { InvalidDpopProofError as RefusedProof, verifyDpopProof, type DpopProof, type DpopReplayCache } from '@antpeer/guard';
+import {
+  InvalidDpopProofError as RefusedProof,
+  verifyDpopProof,
+  type DpopProof,
+  type DpopReplayCache,
+  type InvalidDpopProofReason,
+} from '@antpeer/guard';
 import type { Clock } from '../clock.js';
 import type { DpopPolicy } from '../config.js';
 import { InvalidDpopProofError, UseDpopNonceError } from '../errors.js';
@@ -13,6 +19,27 @@ export interface TokenRequestTarget {
 }
 
 const NONCE_MAC_BYTES = 16;
+
+/**
+ * What the answer says about a refused proof. Unlike a resource server's deliberately vague
+ * answer, it names the check: a proof is the client's own statement, and its developer needs to
+ * know which part the server disagrees with (RFC 9449 §4.3).
+ */
+const DESCRIPTIONS: Readonly<Record<InvalidDpopProofReason, string>> = {
+  malformed: 'DPoP header missing, repeated, or not a compact JWS',
+  type: 'DPoP proof typ is not dpop+jwt',
+  algorithm: 'DPoP proof alg is not supported',
+  key: 'DPoP proof jwk is not a public key for its alg',
+  signature: 'DPoP proof signature does not verify',
+  claims: 'DPoP proof lacks jti, htm, htu or iat',
+  method: 'DPoP proof htm does not match the request',
+  uri: 'DPoP proof htu does not match the request',
+  stale: 'DPoP proof iat is outside the acceptance window',
+  token_hash: 'DPoP proof ath does not match the access token',
+  key_mismatch: 'DPoP proof key does not match',
+  replay: 'DPoP proof replayed',
+  nonce: 'DPoP proof lacks the current nonce',
+};
 
 /**
  * The token endpoint's side of DPoP (RFC 9449 §4.3, §5, §8): checks a proof, refuses a `jti` seen
@@ -96,7 +123,7 @@ export class DpopProofs {
     if (proof === undefined) {
       if (refusal instanceof RefusedProof) {
         if (refusal.reason === 'nonce') throw new UseDpopNonceError(this.nonce());
-        throw new InvalidDpopProofError(undefined, { cause: refusal });
+        throw new InvalidDpopProofError(DESCRIPTIONS[refusal.reason], { cause: refusal });
       }
       throw refusal;
     }
@@ -106,7 +133,7 @@ export class DpopProofs {
 
   async #rememberJti(proof: DpopProof, now: number): Promise<void> {
     if (!(await this.#remember(`${proof.jkt}\0${proof.jti}`, proof.acceptableUntil, now))) {
-      throw new InvalidDpopProofError('DPoP proof replayed', { cause: new Error('jti replayed') });
+      throw new InvalidDpopProofError(DESCRIPTIONS.replay, { cause: new Error('jti replayed') });
     }
   }
 

@@ -86,21 +86,21 @@ describe('DPoP at the token endpoint (RFC 9449 §5)', () => {
     assert.equal((await h.token(CLIENT, { dpop: once })).statusCode, 200);
     const replay = await h.token(CLIENT, { dpop: once });
     assert.equal(replay.statusCode, 400);
-    assert.equal(replay.json<{ error: string }>().error, 'invalid_dpop_proof');
+    assert.deepEqual(replay.json(), { error: 'invalid_dpop_proof', error_description: 'DPoP proof replayed' });
   });
 
   it('a proof for another method or URI, or too old, is refused with invalid_dpop_proof and starts no session', async () => {
     const before = (await h.server.auth.store.sessions.listActive(h.clock.now())).length;
-    const bad = [
-      await proof(key, { htm: 'GET' }),
-      await makeProof(key, { htu: `${h.config.issuer}/auth/revoke`, now: h.clock.now() }),
-      await makeProof(key, { htu: tokenUrl(), now: h.clock.now() - 120_000 }),
-      'not.a.proof',
+    const bad: Array<[string, string]> = [
+      [await proof(key, { htm: 'GET' }), 'DPoP proof htm does not match the request'],
+      [await makeProof(key, { htu: `${h.config.issuer}/auth/revoke`, now: h.clock.now() }), 'DPoP proof htu does not match the request'],
+      [await makeProof(key, { htu: tokenUrl(), now: h.clock.now() - 120_000 }), 'DPoP proof iat is outside the acceptance window'],
+      ['not.a.proof', 'DPoP header missing, repeated, or not a compact JWS'],
     ];
-    for (const dpop of bad) {
+    for (const [dpop, description] of bad) {
       const response = await h.token(CLIENT, { dpop });
       assert.equal(response.statusCode, 400, dpop);
-      assert.equal(response.json<{ error: string }>().error, 'invalid_dpop_proof');
+      assert.deepEqual(response.json(), { error: 'invalid_dpop_proof', error_description: description });
     }
     assert.equal((await h.server.auth.store.sessions.listActive(h.clock.now())).length, before);
   });
