@@ -11,6 +11,7 @@ const benches = {
   client: 'packages/client/bench/client.ts',
   'forward-auth': 'packages/server/bench/forward-auth.ts',
   purge: 'packages/server/bench/purge.ts',
+  dpop: 'packages/server/bench/dpop.ts',
 };
 const [name, ...args] = process.argv.slice(2);
 const file = benches[name];

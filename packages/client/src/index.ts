@@ -5,7 +5,8 @@
  * @module
  */
 export { TokenManager, type WaitOptions } from './token-manager.js';
-export type { TokenManagerOptions } from './options.js';
+export type { DpopOptions, TokenManagerOptions } from './options.js';
+export { DpopKey, type DpopAlgorithm, type DpopKeyRecord, type ProofClaims } from './lib/dpop.js';
 export { systemClock, type Clock } from './clock.js';
 export { MemoryTokenStore } from './stores/memory.js';
 export { isTokenSet, type ReleaseLock, type TokenSet, type TokenStore } from './stores/token-store.js';

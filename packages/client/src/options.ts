@@ -5,6 +5,7 @@
  */
 import { systemClock, type Clock } from './clock.js';
 import type { BackoffSettings } from './lib/backoff.js';
+import type { DpopAlgorithm } from './lib/dpop.js';
 import type { RefreshTiming } from './lib/token-set.js';
 import { MemoryTokenStore } from './stores/memory.js';
 import type { TokenStore } from './stores/token-store.js';
@@ -82,6 +83,25 @@ export interface TokenManagerOptions {
   random?: () => number;
   /** Allow a plain `http:` base URL on a non-loopback host. Sends the password in clear text. */
   dangerouslyAllowInsecureHttp?: boolean;
+  /**
+   * Sender-constrained tokens (DPoP, RFC 9449): each login makes a new key (WebCrypto, its private
+   * half non-extractable), proves it on every token request and, through {@link TokenManager.fetch},
+   * on every API call; a token copied elsewhere is useless without the key. `true` for the defaults.
+   * A server that does not support DPoP answers with bearer tokens, which are then used as such.
+   */
+  dpop?: boolean | DpopOptions;
+}
+
+/** Options of DPoP (RFC 9449). */
+export interface DpopOptions {
+  /** The proof algorithm: `EdDSA` (Ed25519) or `ES256` (P-256). Default `ES256`, which every WebCrypto has. */
+  algorithm?: DpopAlgorithm;
+  /**
+   * Keep the key in the store with the tokens, so another process sharing the store, or this one
+   * after a restart, can use the session. Default: true for a store given in `store` other than a
+   * {@link MemoryTokenStore}; false otherwise (the key then never leaves this process's memory).
+   */
+  persistKey?: boolean;
 }
 
 /** The options after {@link resolveOptions}: validated, defaults filled in, frozen. */
@@ -103,6 +123,7 @@ export interface ResolvedOptions extends RefreshTiming {
   clock: Clock;
   random: () => number;
   fetch: typeof globalThis.fetch;
+  dpop: { algorithm: DpopAlgorithm; persistKey: boolean } | null;
 }
 
 
@@ -149,7 +170,19 @@ export function resolveOptions(options: TokenManagerOptions): ResolvedOptions {
     clock: options.clock ?? systemClock,
     random: options.random ?? Math.random,
     fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
+    dpop: dpopOptions(options),
   });
+}
+
+function dpopOptions(options: TokenManagerOptions): ResolvedOptions['dpop'] {
+  const { dpop } = options;
+  if (dpop === undefined || dpop === false) return null;
+  if (dpop !== true && (typeof dpop !== 'object' || dpop === null)) throw new TypeError('dpop must be true, false or an options object');
+  const settings = dpop === true ? {} : dpop;
+  const algorithm = settings.algorithm ?? 'ES256';
+  if (algorithm !== 'ES256' && algorithm !== 'EdDSA') throw new TypeError('dpop.algorithm must be ES256 or EdDSA');
+  const persistKey = settings.persistKey ?? (options.store !== undefined && !(options.store instanceof MemoryTokenStore));
+  return Object.freeze({ algorithm, persistKey });
 }
 
 function parseBaseUrl(value: string | URL, allowInsecure: boolean): URL {

@@ -4,7 +4,8 @@ import type { TokenManagerEvents, TokenManagerListener, TokenOperation } from '.
 import { createAuthorizedFetch } from './fetch.js';
 import { backoffDelay } from './lib/backoff.js';
 import { raceDeadline, raceSignal, sleep } from './lib/sleep.js';
-import { requestLogout, requestToken, type EndpointContext, type GrantBody, type RequestLimits } from './lib/token-endpoint.js';
+import { DpopKey, type DpopKeyRecord } from './lib/dpop.js';
+import { requestLogout, requestToken, type EndpointContext, type GrantBody, type RequestLimits, type TokenRequestDpop } from './lib/token-endpoint.js';
 import { isAccessTokenUsable, isRefreshTokenUsable, toTokenSet } from './lib/token-set.js';
 import { resolveOptions, type ResolvedOptions, type TokenManagerOptions } from './options.js';
 import { isTokenSet, type TokenSet, type TokenStore } from './stores/token-store.js';
@@ -98,6 +99,12 @@ export class TokenManager {
   #cancelTimer: (() => void) | undefined;
   /** The password of the last login, kept only to scrub it from error descriptions. */
   #lastPassword: string | undefined;
+  /** DPoP keys by thumbprint: the current session's, and the previous one's while its token may be in use. */
+  readonly #dpopKeys = new Map<string, DpopKey>();
+  /** The latest `DPoP-Nonce` of each origin (RFC 9449 §8, §9). */
+  readonly #dpopNonces = new Map<string, string>();
+  /** The DPoP thumbprint of recent access tokens, so a request made with one presents it right. */
+  readonly #boundTokens = new Map<string, string>();
 
   /** @throws TypeError when an option is missing or invalid. */
   constructor(options: TokenManagerOptions) {
@@ -115,6 +122,11 @@ export class TokenManager {
       fetch: fetchImpl,
       resolve: (input) => this.#resolveTarget(input),
       accessToken: (signal) => this.getAccessToken({ signal }),
+      credentials: (token, method, url) => this.#credentials(token, method, url),
+      onResponse: (url, response) => {
+        const nonce = response.headers.get('dpop-nonce');
+        if (nonce) this.#dpopNonces.set(url.origin, nonce);
+      },
       replaceRejected: (token, signal) => this.#replaceRejected(token, signal),
       onRetry: (status) => this.#emit('retry', { operation: 'request', attempt: 1, delayMs: 0, code: 'invalid_token', status }),
     });
@@ -320,10 +332,12 @@ export class TokenManager {
       this.#lastPassword = password;
       body = { username: this.#options.username, password };
     }
+    const dpop = await this.#dpopForGrant(kind, previous);
     const response = await this.#withRetries(kind, deadline, (limits) =>
-      requestToken(this.#endpoint, this.#options.tokenUrl, body, limits),
+      requestToken(this.#endpoint, this.#options.tokenUrl, body, limits, dpop),
     );
     const tokenSet = toTokenSet(response, previous, this.#options, this.#random);
+    if (dpop !== undefined && response.tokenType === 'dpop') this.#bind(tokenSet, dpop.key, kind === 'login' ? dpop.record : previous?.dpopKey);
     const event = {
       durationMs: this.#clock.now() - started,
       expiresInSeconds: Math.round((tokenSet.expiresAt - tokenSet.obtainedAt) / 1000),
@@ -332,6 +346,63 @@ export class TokenManager {
     if (kind === 'login') this.#emit('login', event);
     else this.#emit('refresh', { ...event, rotated: response.refreshToken !== undefined });
     return tokenSet;
+  }
+
+  /**
+   * The key a grant proves: a new one for a login (a session's key lives as long as the session),
+   * the session's own for a refresh of a bound session. None for a refresh of a bearer session.
+   * @throws {RefreshTokenRejectedError} when a bound session's key is not available here (a store
+   *   that does not keep keys, shared with another process): a login starts a session of our own.
+   */
+  async #dpopForGrant(kind: 'login' | 'refresh', previous: TokenSet | undefined): Promise<(TokenRequestDpop & { record?: DpopKeyRecord }) | undefined> {
+    const settings = this.#options.dpop;
+    if (settings === null) return undefined;
+    if (kind === 'login' || previous === undefined) {
+      const { key, record } = await DpopKey.generate(settings.algorithm, settings.persistKey);
+      return { key, nonces: this.#dpopNonces, ...(record === undefined ? {} : { record }) };
+    }
+    if (previous.dpopJkt === undefined) return undefined;
+    const key = await this.#keyOf(previous);
+    if (key === undefined) throw new RefreshTokenRejectedError('The DPoP key of the stored session is not available in this process');
+    return { key, nonces: this.#dpopNonces };
+  }
+
+  async #keyOf(tokenSet: TokenSet): Promise<DpopKey | undefined> {
+    const jkt = tokenSet.dpopJkt;
+    if (jkt === undefined) return undefined;
+    const known = this.#dpopKeys.get(jkt);
+    if (known !== undefined || tokenSet.dpopKey === undefined) return known;
+    const key = await DpopKey.fromRecord(tokenSet.dpopKey).catch(() => undefined);
+    if (key?.jkt !== jkt) return undefined;
+    this.#remember(this.#dpopKeys, jkt, key);
+    return key;
+  }
+
+  #bind(tokenSet: TokenSet, key: DpopKey, record: DpopKeyRecord | undefined): void {
+    tokenSet.dpopJkt = key.jkt;
+    if (record !== undefined) tokenSet.dpopKey = record;
+    this.#remember(this.#dpopKeys, key.jkt, key);
+  }
+
+  /** Keeps the two newest entries: a session's key and the previous one while its last token drains. */
+  #remember<V>(map: Map<string, V>, name: string, value: V): void {
+    map.delete(name);
+    map.set(name, value);
+    for (const old of map.keys()) {
+      if (map.size <= 2) break;
+      map.delete(old);
+    }
+  }
+
+  async #credentials(token: string, method: string, url: URL): Promise<Record<string, string>> {
+    const current = this.#tokenSet;
+    if (current?.accessToken === token && current.dpopJkt !== undefined) this.#remember(this.#boundTokens, token, current.dpopJkt);
+    const jkt = this.#boundTokens.get(token);
+    const key = jkt === undefined ? undefined : (this.#dpopKeys.get(jkt) ?? (current?.dpopJkt === jkt ? await this.#keyOf(current) : undefined));
+    if (key === undefined) return { authorization: `Bearer ${token}` };
+    const nonce = this.#dpopNonces.get(url.origin);
+    const proof = await key.proof({ htm: method, htu: url, accessToken: token, now: this.#clock.now(), ...(nonce === undefined ? {} : { nonce }) });
+    return { authorization: `DPoP ${token}`, dpop: proof };
   }
 
   /**

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { DEFAULT_DPOP_ALGORITHMS } from './dpop.js';
 import type { GuardError } from './errors.js';
 
 /** An HTTP answer, ready to write with any server API. */
@@ -34,15 +35,22 @@ const responses = new Map<string, ChallengeResponse>();
 /**
  * Builds the answer to a {@link GuardError}: 401 with `WWW-Authenticate: Bearer realm="…"` when no
  * token was presented, adding `error="invalid_token"` when one was and is bad; 400 `invalid_request`
- * for a malformed `Authorization` header; 503 when the verifier cannot decide. The body is JSON with
+ * for a malformed `Authorization` header; 503 when the verifier cannot decide. A failure of a
+ * DPoP-bound token or its proof is challenged with `DPoP algs="…", error="…"` instead (RFC 9449 §7.1). The body is JSON with
  * the RFC `error` code and a fixed description, and says nothing about which check failed.
  *
  * Throws `TypeError` on a realm that cannot be quoted safely.
  *
  * @see {@link https://www.rfc-editor.org/rfc/rfc6750#section-3 RFC 6750 §3}
+ * @see {@link https://www.rfc-editor.org/rfc/rfc9449#section-7.1 RFC 9449 §7.1}
  */
-export function challenge(error: GuardError, realm: string = DEFAULT_REALM): ChallengeResponse {
-  const cacheKey = `${error.code}\n${realm}`;
+export function challenge(
+  error: GuardError,
+  realm: string = DEFAULT_REALM,
+  dpopAlgorithms: readonly string[] = DEFAULT_DPOP_ALGORITHMS,
+): ChallengeResponse {
+  const algs = dpopAlgorithms.join(' ');
+  const cacheKey = `${error.code}\n${error.scheme}\n${error.error}\n${realm}\n${algs}`;
   const known = responses.get(cacheKey);
   if (known !== undefined) return known;
   checkRealm(realm);
@@ -50,7 +58,10 @@ export function challenge(error: GuardError, realm: string = DEFAULT_REALM): Cha
     'content-type': 'application/json; charset=utf-8',
     'cache-control': 'no-store',
   };
-  if (error.status === 400 || error.status === 401) {
+  if (error.scheme === 'DPoP') {
+    if (!QUOTABLE.test(algs)) throw new TypeError('DPoP algorithms must be printable ASCII');
+    headers['www-authenticate'] = `DPoP realm="${realm}", algs="${algs}", error="${error.error}", error_description="${error.description}"`;
+  } else if (error.status === 400 || error.status === 401) {
     headers['www-authenticate'] =
       error.error === undefined
         ? `Bearer realm="${realm}"`

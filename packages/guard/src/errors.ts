@@ -16,6 +16,7 @@ export type GuardErrorCode =
   | 'ERR_GUARD_TOKEN_MISSING'
   | 'ERR_GUARD_INVALID_REQUEST'
   | 'ERR_GUARD_INVALID_TOKEN'
+  | 'ERR_GUARD_INVALID_DPOP_PROOF'
   | 'ERR_GUARD_UNAVAILABLE';
 
 /**
@@ -46,7 +47,11 @@ export type InvalidTokenReason =
   /** A required claim is missing or has the wrong type (RFC 9068 §2.2). */
   | 'claims'
   /** Issued before the issuer's not-before policy: revoked. */
-  | 'revoked';
+  | 'revoked'
+  /** A DPoP-bound token (`cnf.jkt`) presented as a bearer token (RFC 9449 §7.1). */
+  | 'dpop_bound'
+  /** A token without `cnf.jkt` presented with the `DPoP` scheme. */
+  | 'dpop_unbound';
 
 /** The base class of every error the guard raises on purpose. */
 export class GuardError extends Error {
@@ -59,7 +64,18 @@ export class GuardError extends Error {
    * `undefined` when the request carried no credentials at all (RFC 6750 §3.1: then the challenge
    * carries no error code).
    */
-  readonly error: 'invalid_request' | 'invalid_token' | 'temporarily_unavailable' | undefined;
+  readonly error:
+    | 'invalid_request'
+    | 'invalid_token'
+    | 'invalid_dpop_proof'
+    | 'use_dpop_nonce'
+    | 'temporarily_unavailable'
+    | undefined;
+  /**
+   * The authentication scheme of the challenge: `DPoP` when the failure concerns a DPoP-bound token
+   * or its proof (RFC 9449 §7.1), `Bearer` otherwise.
+   */
+  readonly scheme: 'Bearer' | 'DPoP';
   /** The public, deliberately vague `error_description`; the same for every failure of a kind. */
   readonly description: string;
 
@@ -69,10 +85,11 @@ export class GuardError extends Error {
     error: GuardError['error'],
     description: string,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; scheme?: 'Bearer' | 'DPoP' },
   ) {
     super(message, options);
     this.name = new.target.name;
+    this.scheme = options?.scheme ?? 'Bearer';
     this.code = code;
     this.status = status;
     this.error = error;
@@ -113,8 +130,63 @@ export class InvalidTokenError extends GuardError {
   /** Which check failed; never sent to the caller. */
   readonly reason: InvalidTokenReason;
 
-  constructor(reason: InvalidTokenReason, message: string = reason, options?: { cause?: unknown }) {
-    super('ERR_GUARD_INVALID_TOKEN', 401, 'invalid_token', 'The access token is not valid', message, options);
+  constructor(reason: InvalidTokenReason, message: string = reason, options?: { cause?: unknown; scheme?: 'Bearer' | 'DPoP' }) {
+    super('ERR_GUARD_INVALID_TOKEN', 401, 'invalid_token', 'The access token is not valid', message, {
+      ...options,
+      scheme: options?.scheme ?? (reason === 'dpop_bound' || reason === 'dpop_unbound' ? 'DPoP' : 'Bearer'),
+    });
+    this.reason = reason;
+  }
+}
+
+/** Why a DPoP proof was refused; for logs and metrics only (RFC 9449 §4.3). */
+export type InvalidDpopProofReason =
+  /** No `DPoP` header, more than one, or not a compact JWS with a JSON header and claims. */
+  | 'malformed'
+  /** `typ` is not `dpop+jwt`. */
+  | 'type'
+  /** `alg` is not in the allow-list, or `none`, or symmetric. */
+  | 'algorithm'
+  /** `jwk` missing, private, symmetric, or not a key for `alg`. */
+  | 'key'
+  /** The signature does not verify with the header's `jwk`. */
+  | 'signature'
+  /** A required claim (`jti`, `htm`, `htu`, `iat`) is missing or of the wrong type. */
+  | 'claims'
+  /** `htm` is not the request's method. */
+  | 'method'
+  /** `htu` is not the request's URI. */
+  | 'uri'
+  /** `iat` is outside the acceptance window. */
+  | 'stale'
+  /** `ath` is missing or is not the hash of the presented access token. */
+  | 'token_hash'
+  /** The proof's key is not the key the token is bound to (`cnf.jkt`). */
+  | 'key_mismatch'
+  /** This `jti` was already seen within the acceptance window. */
+  | 'replay'
+  /** A server nonce is required and missing or wrong (answered with `use_dpop_nonce`). */
+  | 'nonce';
+
+/**
+ * A DPoP proof was refused: answered with 401 `invalid_dpop_proof` (or `use_dpop_nonce` for
+ * {@link reason} `nonce`) and a `DPoP` challenge; {@link reason} is for logs.
+ *
+ * @see {@link https://www.rfc-editor.org/rfc/rfc9449#section-7.1 RFC 9449 §7.1}
+ */
+export class InvalidDpopProofError extends GuardError {
+  /** Which check failed; never sent to the caller. */
+  readonly reason: InvalidDpopProofReason;
+
+  constructor(reason: InvalidDpopProofReason, message: string = reason, options?: { cause?: unknown }) {
+    super(
+      'ERR_GUARD_INVALID_DPOP_PROOF',
+      401,
+      reason === 'nonce' ? 'use_dpop_nonce' : 'invalid_dpop_proof',
+      reason === 'nonce' ? 'Resource server requires nonce in DPoP proof' : 'The DPoP proof is not valid',
+      message,
+      { ...options, scheme: 'DPoP' },
+    );
     this.reason = reason;
   }
 }

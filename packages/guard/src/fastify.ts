@@ -16,9 +16,9 @@ import type {
 } from 'fastify';
 import { challenge, checkRealm, DEFAULT_REALM } from './challenge.js';
 import { GuardError, VerifierUnavailableError } from './errors.js';
-import { readBearerToken } from './lib/bearer.js';
+import { readAccessToken } from './lib/bearer.js';
 import { kPeek } from './lib/internal.js';
-import type { Identity, Verifier } from './verify.js';
+import { boundKeyOf, type Identity, type Verifier } from './verify.js';
 
 /** A route the guard knows about. */
 export interface GuardedRoute {
@@ -72,10 +72,10 @@ export const GUARD_HOOK_NAME = 'antpeerGuardOnRequest';
 
 type IdentityHolder = { [kIdentity]: Identity | null };
 
-function refuse(request: FastifyRequest, reply: FastifyReply, error: GuardError, realm: string): void {
+function refuse(request: FastifyRequest, reply: FastifyReply, error: GuardError, realm: string, verifier: Verifier): void {
   if (error instanceof VerifierUnavailableError) request.log.warn({ err: error }, 'access token verification unavailable');
   else request.log.debug({ code: error.code, reason: (error as { reason?: string }).reason }, 'authentication failed');
-  const response = challenge(error, realm);
+  const response = challenge(error, realm, verifier.dpopAlgorithms);
   reply.code(response.status).headers(response.headers).send(response.body);
 }
 
@@ -129,24 +129,28 @@ function installGuard(fastify: Parameters<FastifyPluginCallback<GuardPluginOptio
       next();
       return;
     }
-    const token = readBearerToken(request.headers.authorization);
-    if (typeof token !== 'string') {
-      refuse(request, reply, token, realm);
+    const presented = readAccessToken(request.headers.authorization);
+    if (presented instanceof GuardError) {
+      refuse(request, reply, presented, realm, verifier);
       return;
     }
-    const cached = verifier[kPeek](token);
-    if (cached !== undefined) {
-      (request as unknown as IdentityHolder)[kIdentity] = cached;
-      next();
-      return;
+    if (presented.scheme === 'Bearer') {
+      const cached = verifier[kPeek](presented.token);
+      if (cached !== undefined && boundKeyOf(cached) === undefined) {
+        (request as unknown as IdentityHolder)[kIdentity] = cached;
+        next();
+        return;
+      }
     }
-    verifier.verify(token).then(
+    // The URI as the client addressed it: Fastify's `protocol` and `host` honour its `trustProxy`.
+    const presentedRequest = { dpop: request.headers.dpop, method: request.method, url: `${request.protocol}://${request.host}${request.url}` };
+    verifier.verifyPresented(presented.scheme, presented.token, presentedRequest).then(
       (identity) => {
         (request as unknown as IdentityHolder)[kIdentity] = identity;
         next();
       },
       (error: unknown) => {
-        if (error instanceof GuardError) refuse(request, reply, error, realm);
+        if (error instanceof GuardError) refuse(request, reply, error, realm, verifier);
         else next(error as Error);
       },
     );

@@ -5,7 +5,15 @@
  * @module
  */
 export { createVerifier } from './verify.js';
-export type { AccessTokenClaims, Identity, Verifier, VerifierOptions } from './verify.js';
+export type { AccessTokenClaims, DpopOptions, Identity, PresentedRequest, Verifier, VerifierOptions } from './verify.js';
+export {
+  accessTokenHash,
+  calculateJwkThumbprint,
+  createDpopReplayCache,
+  DEFAULT_DPOP_ALGORITHMS,
+  verifyDpopProof,
+} from './dpop.js';
+export type { DpopProof, DpopProofExpectations, DpopReplayCache } from './dpop.js';
 export { createKeySet } from './jwks.js';
 export type { JSONWebKeySet, KeySet, KeySetOptions, KeySetSource } from './jwks.js';
 export { authenticate } from './authenticate.js';
@@ -20,9 +28,10 @@ export { assertAllRoutesProtected } from './testing.js';
 export type { AssertAllRoutesProtectedOptions } from './testing.js';
 export {
   GuardError,
+  InvalidDpopProofError,
   InvalidRequestError,
   InvalidTokenError,
   TokenMissingError,
   VerifierUnavailableError,
 } from './errors.js';
-export type { GuardErrorCode, InvalidTokenReason } from './errors.js';
+export type { GuardErrorCode, InvalidDpopProofReason, InvalidTokenReason } from './errors.js';

@@ -7,9 +7,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { challenge, checkRealm, DEFAULT_REALM } from './challenge.js';
 import { GuardError } from './errors.js';
-import { readBearerToken } from './lib/bearer.js';
+import { readAccessToken } from './lib/bearer.js';
 import { kPeek } from './lib/internal.js';
-import type { Identity, Verifier } from './verify.js';
+import { boundKeyOf, type Identity, type Verifier } from './verify.js';
 
 declare module 'node:http' {
   interface IncomingMessage {
@@ -30,6 +30,12 @@ export interface NodeGuardOptions {
    * including any spelling of a public path that is not exact, requires a token.
    */
   public?: readonly string[];
+  /**
+   * The origin clients address this service by (`https://api.example`), against which the `htu` of
+   * DPoP proofs is checked. Default: `http(s)://` (as the connection is) plus the `Host` header.
+   * Behind a proxy that terminates TLS or rewrites the host, set it.
+   */
+  origin?: string;
 }
 
 /** A Connect/Express-style middleware; `next(error)` is called only on a bug, never for a bad token. */
@@ -53,8 +59,8 @@ function parsePublicRoutes(entries: readonly string[]): { any: Set<string>; byMe
   return { any, byMethod };
 }
 
-function send(response: ServerResponse, error: GuardError, realm: string): void {
-  const answer = challenge(error, realm);
+function send(response: ServerResponse, error: GuardError, realm: string, verifier: Verifier): void {
+  const answer = challenge(error, realm, verifier.dpopAlgorithms);
   response.writeHead(answer.status, answer.headers);
   response.end(answer.body);
 }
@@ -80,6 +86,24 @@ export function createNodeGuard(options: NodeGuardOptions): NodeGuard {
   const realm = checkRealm(options.realm ?? DEFAULT_REALM);
   const publicRoutes = parsePublicRoutes(options.public ?? []);
   const hasPublicRoutes = publicRoutes.any.size + publicRoutes.byMethod.size > 0;
+  let origin: string | undefined;
+  if (options.origin !== undefined) {
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(options.origin);
+    } catch {
+      // reported below
+    }
+    if (parsed === null || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')) throw new TypeError('origin must be an http(s) URL');
+    origin = parsed.origin;
+  }
+
+  function requestUri(request: IncomingMessage): string {
+    const url = (request as { originalUrl?: string }).originalUrl ?? request.url ?? '/';
+    if (origin !== undefined) return `${origin}${url}`;
+    const encrypted = (request.socket as { encrypted?: boolean } | undefined)?.encrypted === true;
+    return `${encrypted ? 'https' : 'http'}://${request.headers.host ?? 'localhost'}${url}`;
+  }
 
   function isPublic(request: IncomingMessage): boolean {
     // Express strips a mount path from `url`; `originalUrl` keeps the path the client asked for.
@@ -94,24 +118,27 @@ export function createNodeGuard(options: NodeGuardOptions): NodeGuard {
       next();
       return;
     }
-    const token = readBearerToken(request.headers.authorization);
-    if (typeof token !== 'string') {
-      send(response, token, realm);
+    const presented = readAccessToken(request.headers.authorization);
+    if (presented instanceof GuardError) {
+      send(response, presented, realm, verifier);
       return;
     }
-    const cached = verifier[kPeek](token);
-    if (cached !== undefined) {
-      request.auth = cached;
-      next();
-      return;
+    if (presented.scheme === 'Bearer') {
+      const cached = verifier[kPeek](presented.token);
+      if (cached !== undefined && boundKeyOf(cached) === undefined) {
+        request.auth = cached;
+        next();
+        return;
+      }
     }
-    verifier.verify(token).then(
+    const presentedRequest = { dpop: request.headers.dpop, method: request.method ?? 'GET', url: requestUri(request) };
+    verifier.verifyPresented(presented.scheme, presented.token, presentedRequest).then(
       (identity) => {
         request.auth = identity;
         next();
       },
       (error: unknown) => {
-        if (error instanceof GuardError) send(response, error, realm);
+        if (error instanceof GuardError) send(response, error, realm, verifier);
         else next(error);
       },
     );

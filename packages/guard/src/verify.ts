@@ -8,7 +8,8 @@
  *
  * @module
  */
-import { InvalidTokenError } from './errors.js';
+import { createDpopReplayCache, DEFAULT_DPOP_ALGORITHMS, verifyDpopProof, type DpopReplayCache } from './dpop.js';
+import { InvalidDpopProofError, InvalidTokenError } from './errors.js';
 import { createKeySet, type KeySet, type KeySetSource } from './jwks.js';
 import { deepFreeze, validateClaims } from './lib/claims.js';
 import { checkIssuerUrl, type FetchJsonOptions } from './lib/fetch-json.js';
@@ -101,6 +102,33 @@ export interface VerifierOptions {
   fetch?: typeof globalThis.fetch;
   /** Allow fetching keys and policy over plain `http:` from a non-loopback host. Warns once. */
   dangerouslyAllowInsecureHttp?: boolean;
+  /** How DPoP proofs of sender-constrained tokens are checked (RFC 9449 §7). Always on. */
+  dpop?: DpopOptions;
+}
+
+/** Options of DPoP proof checking. Durations are in seconds. */
+export interface DpopOptions {
+  /** The proof algorithms accepted. Default `EdDSA Ed25519 ES256 PS256 RS256` (`Ed25519` is the fully-specified name, RFC 9864). */
+  algorithms?: readonly string[];
+  /** How old a proof's `iat` may be. Default 60, at most 600. */
+  proofMaxAge?: number;
+  /** Leeway for a proof's `iat` against clock skew. Default the verifier's `clockTolerance`, at most 300. */
+  clockTolerance?: number;
+  /**
+   * Where the `jti`s of accepted proofs are remembered: a cache size for one in this process's memory
+   * (replays are then refused per instance, as RFC 9449 §11.1 allows), or a cache the caller shares
+   * between instances. Default a 100000-entry memory cache.
+   */
+  replayCache?: number | DpopReplayCache;
+}
+
+/** The request a DPoP-bound token came with: what its proof must match. */
+export interface PresentedRequest {
+  /** The `DPoP` header (the array some servers give for repeated headers). */
+  readonly dpop: string | readonly string[] | undefined;
+  readonly method: string;
+  /** The request's absolute URI as the client addressed it (behind a proxy: the public one). */
+  readonly url: string | URL;
 }
 
 /** A verifier of AntPeer access tokens, made by {@link createVerifier}. */
@@ -115,6 +143,17 @@ export interface Verifier {
    * @see {@link https://www.rfc-editor.org/rfc/rfc9068#section-4 RFC 9068 §4}
    */
   verify(token: string): Promise<Identity>;
+  /**
+   * Verifies an access token as presented with a request: a token with the `Bearer` scheme must not
+   * be DPoP-bound; one with the `DPoP` scheme must be bound (`cnf.jkt`) and come with a valid,
+   * unreplayed proof of its key for this request (RFC 9449 §7.1). Rejects with
+   * {@link InvalidTokenError} or {@link InvalidDpopProofError}.
+   *
+   * @see {@link https://www.rfc-editor.org/rfc/rfc9449#section-7 RFC 9449 §7}
+   */
+  verifyPresented(scheme: 'Bearer' | 'DPoP', token: string, request: PresentedRequest | undefined): Promise<Identity>;
+  /** The DPoP proof algorithms accepted, for the `algs` of a `DPoP` challenge. */
+  readonly dpopAlgorithms: readonly string[];
   /** Fetches the keys and the not-before policy now; resolves once tokens can be verified. */
   ready(): Promise<void>;
   /** The not-before policy in force (epoch seconds; 0 = none). */
@@ -137,6 +176,14 @@ function positiveSeconds(value: number | undefined, fallback: number, option: st
     throw new TypeError(`${option} must be a number of seconds between 0 and ${max}`);
   }
   return value;
+}
+
+/** The thumbprint a token is bound to (`cnf.jkt`, RFC 9449 §6.1), if any. */
+export function boundKeyOf(identity: Identity): string | undefined {
+  const cnf = identity.claims.cnf;
+  if (typeof cnf !== 'object' || cnf === null) return undefined;
+  const jkt = (cnf as Record<string, unknown>).jkt;
+  return typeof jkt === 'string' ? jkt : undefined;
 }
 
 function toIdentity(claims: Record<string, unknown>): Identity {
@@ -218,6 +265,15 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
   const policy = new NotBeforePolicy(policySource, clock, policyRefreshInterval, jwksCooldown);
   const cache = new LruCache<string, CachedToken>(cacheSize);
+  const dpopAlgorithms = Object.freeze([...(options.dpop?.algorithms ?? DEFAULT_DPOP_ALGORITHMS)]);
+  if (dpopAlgorithms.length === 0 || dpopAlgorithms.some((alg) => typeof alg !== 'string' || alg.length === 0)) {
+    throw new TypeError('dpop.algorithms must be a non-empty array of JWS algorithm names');
+  }
+  const proofMaxAge = positiveSeconds(options.dpop?.proofMaxAge, 60, 'dpop.proofMaxAge', 600);
+  const proofTolerance = positiveSeconds(options.dpop?.clockTolerance, clockTolerance, 'dpop.clockTolerance', 300);
+  const replayOption = options.dpop?.replayCache ?? 100_000;
+  const replayCache: DpopReplayCache = typeof replayOption === 'number' ? createDpopReplayCache(replayOption) : replayOption;
+  if (typeof replayCache?.remember !== 'function') throw new TypeError('dpop.replayCache must be a size or a DpopReplayCache');
 
   /** A cached token is good while unexpired (no tolerance: the cache never stretches a token) and not revoked. */
   function lookUp(token: string, nowMs: number): Identity | undefined {
@@ -255,15 +311,46 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return identity;
   }
 
+  async function verify(token: string): Promise<Identity> {
+    if (typeof token !== 'string') throw new TypeError('token must be a string');
+    if (clock() >= policy.dueAt || !policy.known) await policy.ensureFresh();
+    return lookUp(token, clock()) ?? verifyUncached(token);
+  }
+
+  async function checkProof(identity: Identity, token: string, request: PresentedRequest | undefined): Promise<void> {
+    const jkt = boundKeyOf(identity);
+    if (jkt === undefined) throw new InvalidTokenError('dpop_unbound', 'a token without cnf.jkt presented with the DPoP scheme');
+    if (request === undefined) throw new InvalidDpopProofError('malformed', 'no request to check the proof against');
+    const now = clock();
+    const proof = await verifyDpopProof(request.dpop, {
+      method: request.method,
+      url: request.url,
+      accessToken: token,
+      algorithms: dpopAlgorithms,
+      now,
+      maxAge: proofMaxAge,
+      clockTolerance: proofTolerance,
+    });
+    if (proof.jkt !== jkt) throw new InvalidDpopProofError('key_mismatch', 'the proof key is not the key the token is bound to');
+    if (!(await replayCache.remember(`${proof.jkt}:${proof.jti}`, proof.acceptableUntil, now))) {
+      throw new InvalidDpopProofError('replay', 'proof jti already used');
+    }
+  }
+
   return {
     issuer,
+    dpopAlgorithms,
+    verify,
+    async verifyPresented(scheme, token, request) {
+      const identity = await verify(token);
+      if (scheme === 'DPoP') await checkProof(identity, token, request);
+      else if (boundKeyOf(identity) !== undefined) {
+        throw new InvalidTokenError('dpop_bound', 'a DPoP-bound token presented as a bearer token');
+      }
+      return identity;
+    },
     get notBeforePolicy() {
       return policy.value;
-    },
-    async verify(token) {
-      if (typeof token !== 'string') throw new TypeError('token must be a string');
-      if (clock() >= policy.dueAt || !policy.known) await policy.ensureFresh();
-      return lookUp(token, clock()) ?? verifyUncached(token);
     },
     async ready() {
       await Promise.all([policy.refreshNow().then(() => policy.ensureFresh()), keySet.refresh()]);

@@ -8,6 +8,7 @@ import { PasswordHasher, type Argon2Parameters } from './credentials/password-ha
 import { randomSecret } from './random.js';
 import type { SettingsStore, Store } from './store/port.js';
 import { KeyRing } from './tokens/keys.js';
+import { DpopProofs } from './tokens/dpop-proofs.js';
 import { RefreshTokens } from './tokens/refresh-token.js';
 import { open, seal } from './tokens/secret-box.js';
 
@@ -25,6 +26,8 @@ export interface AuthService {
   readonly bruteForce: BruteForceGuard;
   readonly keys: KeyRing;
   readonly refreshTokens: RefreshTokens;
+  /** Checks DPoP proofs of token requests and issues DPoP nonces (RFC 9449). */
+  readonly dpopProofs: DpopProofs;
   /** Verifies access tokens' signatures and claims against this server's own keys (no store checks). */
   readonly accessTokens: Verifier;
 }
@@ -75,6 +78,7 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
   const serverKey = await openServerKey(store.settings, secret);
   const keys = await KeyRing.open(store.keys, secret, clock, { accessTokenTtlMs: config.accessTokenTtlMs });
   await keys.ensureSigningKey(config.signingAlgorithm);
+  const dpopProofs = new DpopProofs(config.dpop, store.counters, deriveKey(serverKey, 'antpeer dpop'), clock);
   return {
     config,
     store,
@@ -90,6 +94,7 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
     bruteForce: createBruteForceGuard(store, clock, config, serverKey),
     keys,
     refreshTokens: new RefreshTokens(serverKey),
+    dpopProofs,
     accessTokens: createVerifier({
       issuer: config.issuer,
       audience: config.audience,
@@ -105,6 +110,12 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
       // `iat`, up to a second ahead of the clock (see sessions/not-before.ts).
       iatTolerance: 1,
       clock: () => clock.now(),
+      dpop: {
+        algorithms: config.dpop.algorithms,
+        proofMaxAge: config.dpop.proofMaxAgeMs / 1000,
+        clockTolerance: config.dpop.clockSkewMs / 1000,
+        replayCache: dpopProofs.replayCache(),
+      },
     }),
   };
 }

@@ -88,6 +88,8 @@ export interface Config {
   hashMaxWaitMs: number;
   /** The web console; null when it is off (the default). */
   adminConsole: AdminConsoleSettings | null;
+  /** Sender-constrained tokens (RFC 9449). */
+  dpop: DpopPolicy;
 }
 
 /** Where the web console is served and how long its sign-ins last; durations in milliseconds. */
@@ -98,6 +100,38 @@ export interface AdminConsoleSettings {
   idleMs: number;
   /** A console session ends this long after sign-in, however busy. */
   absoluteMs: number;
+}
+
+/** How DPoP proofs are checked (RFC 9449); durations in milliseconds. */
+export interface DpopPolicy {
+  /** The proof `alg`s accepted (and advertised as `dpop_signing_alg_values_supported`). */
+  algorithms: readonly string[];
+  /** How old a proof's `iat` may be. */
+  proofMaxAgeMs: number;
+  /** Leeway for a proof's `iat` against clock skew, either way. */
+  clockSkewMs: number;
+  /** Require a server nonce (`DPoP-Nonce`, RFC 9449 §8) in every proof. */
+  nonce: boolean;
+}
+
+/** The proof algorithms the server can check; `none` and symmetric ones never. */
+const DPOP_ALGORITHMS = ['EdDSA', 'Ed25519', 'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512'];
+
+/** `ANTPEER_DPOP_*`. */
+function dpopPolicy(source: Source): DpopPolicy {
+  const algorithms = (text(source, 'ANTPEER_DPOP_ALGS') ?? 'EdDSA Ed25519 ES256 PS256 RS256').split(/[\s,]+/).filter((alg) => alg !== '');
+  const unknown = algorithms.find((alg) => !DPOP_ALGORITHMS.includes(alg));
+  if (algorithms.length === 0 || unknown !== undefined) {
+    throw new ConfigError(`ANTPEER_DPOP_ALGS must list algorithms among ${DPOP_ALGORITHMS.join(' ')}, got "${unknown ?? ''}"`);
+  }
+  const nonce = text(source, 'ANTPEER_DPOP_NONCE') ?? 'off';
+  if (nonce !== 'on' && nonce !== 'off') throw new ConfigError(`ANTPEER_DPOP_NONCE must be on or off, got "${nonce}"`);
+  return Object.freeze({
+    algorithms: Object.freeze([...new Set(algorithms)]),
+    proofMaxAgeMs: integer(source, 'ANTPEER_DPOP_PROOF_MAX_AGE', 60, 1, 600) * SECOND_MS,
+    clockSkewMs: integer(source, 'ANTPEER_DPOP_CLOCK_SKEW', 5, 0, 300) * SECOND_MS,
+    nonce: nonce === 'on',
+  });
 }
 
 /** How sessions live (DESIGN §2); durations in milliseconds. */
@@ -364,6 +398,7 @@ export function loadConfig(env: Source = process.env): Readonly<Config> {
     hashQueue: integer(source, 'ANTPEER_HASH_QUEUE', hashDefaults.queueLimit, 0, 100_000),
     hashMaxWaitMs: integer(source, 'ANTPEER_HASH_MAX_WAIT_MS', hashDefaults.maxWaitMs, 1, 600_000),
     adminConsole: adminConsole(source, base),
+    dpop: dpopPolicy(source),
     ...edge,
   });
 }

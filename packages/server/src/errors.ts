@@ -83,5 +83,25 @@ export class OverloadedError extends OAuthError {
   }
 }
 
+/**
+ * RFC 9449 §5 `invalid_dpop_proof`: the `DPoP` header of a token request is missing where required,
+ * malformed, or fails a check of §4.3. Which check failed is in `cause`, for the log only.
+ */
+export class InvalidDpopProofError extends OAuthError {
+  constructor(description = 'Invalid DPoP proof', options?: { cause?: unknown }) {
+    super('invalid_dpop_proof', 400, description, options);
+  }
+}
+
+/**
+ * RFC 9449 §8 `use_dpop_nonce`: the proof lacks the server's current nonce; the answer carries it
+ * in `DPoP-Nonce` for the client's one retry.
+ */
+export class UseDpopNonceError extends OAuthError {
+  constructor(readonly nonce: string) {
+    super('use_dpop_nonce', 400, 'Authorization server requires nonce in DPoP proof');
+  }
+}
+
 /** The single public message for unknown user, wrong password and locked account alike. */
 export const INVALID_CREDENTIALS = 'Invalid user credentials';

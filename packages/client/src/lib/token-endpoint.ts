@@ -10,6 +10,7 @@ import {
   TokenRequestError,
   type ClientErrorDetails,
 } from '../errors.js';
+import type { DpopKey } from './dpop.js';
 import { redact } from './redact.js';
 import { parseRetryAfter } from './retry-after.js';
 
@@ -25,6 +26,13 @@ export interface EndpointContext {
 export interface RequestLimits {
   signal: AbortSignal;
   timeoutMs: number;
+}
+
+/** How a token request proves a DPoP key (RFC 9449 §5), and where the server's nonces are kept. */
+export interface TokenRequestDpop {
+  key: DpopKey;
+  /** The latest `DPoP-Nonce` of each origin; updated from every answer. */
+  nonces: Map<string, string>;
 }
 
 /** A grant request body, exactly as the contract shows it (raw JSON). */
@@ -60,11 +68,31 @@ export async function requestToken(
   url: string,
   body: GrantBody,
   limits: RequestLimits,
+  dpop?: TokenRequestDpop,
 ): Promise<TokenResponse> {
   const kind = 'refresh_token' in body ? 'refresh' : 'login';
-  const answer = await postJson(context, url, body, limits);
+  let answer = await postJson(context, url, body, limits, await proofHeaders(context, url, dpop));
+  // RFC 9449 §8: a server that wants a nonce says so once, with the nonce; retry once with it.
+  if (dpop !== undefined && saveNonce(dpop, url, answer.headers) && answer.status === 400 && parseErrorBody(context, answer.text).error === 'use_dpop_nonce') {
+    answer = await postJson(context, url, body, limits, await proofHeaders(context, url, dpop));
+    saveNonce(dpop, url, answer.headers);
+  }
   if (answer.status !== 200) throw errorFromAnswer(context, answer, kind);
-  return parseTokenResponse(context, answer);
+  return parseTokenResponse(context, answer, dpop !== undefined);
+}
+
+async function proofHeaders(context: EndpointContext, url: string, dpop: TokenRequestDpop | undefined): Promise<Record<string, string>> {
+  if (dpop === undefined) return {};
+  const nonce = dpop.nonces.get(new URL(url).origin);
+  return { dpop: await dpop.key.proof({ htm: 'POST', htu: url, now: context.now(), ...(nonce === undefined ? {} : { nonce }) }) };
+}
+
+/** Keeps the answer's `DPoP-Nonce` for the origin; returns whether there was one. */
+function saveNonce(dpop: TokenRequestDpop, url: string, headers: Headers): boolean {
+  const nonce = headers.get('dpop-nonce');
+  if (nonce === null || nonce === '') return false;
+  dpop.nonces.set(new URL(url).origin, nonce);
+  return true;
 }
 
 /**
@@ -95,7 +123,13 @@ interface Answer {
 
 const TIMED_OUT = Symbol('timed out');
 
-async function postJson(context: EndpointContext, url: string, body: object, { signal, timeoutMs }: RequestLimits): Promise<Answer> {
+async function postJson(
+  context: EndpointContext,
+  url: string,
+  body: object,
+  { signal, timeoutMs }: RequestLimits,
+  extraHeaders: Record<string, string> = {},
+): Promise<Answer> {
   signal.throwIfAborted();
   const controller = new AbortController();
   const onAbort = (): void => controller.abort(signal.reason);
@@ -106,7 +140,7 @@ async function postJson(context: EndpointContext, url: string, body: object, { s
   try {
     const response = await context.fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      headers: { 'content-type': 'application/json', accept: 'application/json', ...extraHeaders },
       body: JSON.stringify(body),
       // A redirect could carry the password elsewhere (307/308 keep the body): never follow one.
       redirect: 'manual',
@@ -186,7 +220,7 @@ function parseErrorBody(
   };
 }
 
-function parseTokenResponse(context: EndpointContext, answer: Answer): TokenResponse {
+function parseTokenResponse(context: EndpointContext, answer: Answer, dpopSent: boolean): TokenResponse {
   let body: unknown;
   try {
     body = JSON.parse(answer.text);
@@ -202,9 +236,10 @@ function parseTokenResponse(context: EndpointContext, answer: Answer): TokenResp
     throw new InvalidResponseError('The token response has no access_token', { status: 200 });
   }
   const tokenType = fields.token_type === undefined ? 'bearer' : fields.token_type;
-  // RFC 6749 §5.1: token_type is case-insensitive; this client speaks Bearer (RFC 6750) only.
-  if (typeof tokenType !== 'string' || tokenType.toLowerCase() !== 'bearer') {
-    throw new InvalidResponseError('The token response has a token_type other than bearer', { status: 200 });
+  // RFC 6749 §5.1: token_type is case-insensitive. Bearer (RFC 6750), or DPoP when a proof was sent (RFC 9449 §5).
+  const type = typeof tokenType === 'string' ? tokenType.toLowerCase() : '';
+  if (type !== 'bearer' && !(type === 'dpop' && dpopSent)) {
+    throw new InvalidResponseError(`The token response has a token_type other than bearer${dpopSent ? ' or DPoP' : ''}`, { status: 200 });
   }
   // The page's table spells it refreshToken, its sample and RFC 6749 refresh_token: accept both.
   const refreshToken = [fields.refresh_token, fields.refreshToken].find(
@@ -214,7 +249,7 @@ function parseTokenResponse(context: EndpointContext, answer: Answer): TokenResp
   const refreshExpiresIn = seconds(fields.refresh_expires_in);
   return {
     accessToken,
-    tokenType: 'bearer',
+    tokenType: type,
     expiresIn: seconds(fields.expires_in),
     // Keycloak's convention: 0 means the refresh token has no expiry of its own.
     refreshExpiresIn: refreshExpiresIn === 0 ? undefined : refreshExpiresIn,

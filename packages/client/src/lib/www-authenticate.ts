@@ -1,13 +1,19 @@
 /**
  * Whether a `WWW-Authenticate` header carries a Bearer challenge with `error="invalid_token"`
- * (RFC 6750 §3.1): the resource server says the access token itself is bad (expired, revoked),
+ * (RFC 6750 §3.1), or a DPoP one (RFC 9449 §7.1): the resource server says the access token itself is bad (expired, revoked),
  * which a fresh token can fix. Other errors (`insufficient_scope`, `invalid_request`) cannot.
  */
 export function isInvalidTokenChallenge(header: string | null): boolean {
   if (!header) return false;
   return parseChallenges(header).some(
-    (challenge) => challenge.scheme === 'bearer' && challenge.params.get('error') === 'invalid_token',
+    (challenge) => (challenge.scheme === 'bearer' || challenge.scheme === 'dpop') && challenge.params.get('error') === 'invalid_token',
   );
+}
+
+/** Whether a `WWW-Authenticate` header carries a DPoP challenge with `error="use_dpop_nonce"` (RFC 9449 §9). */
+export function isNonceChallenge(header: string | null): boolean {
+  if (!header) return false;
+  return parseChallenges(header).some((challenge) => challenge.scheme === 'dpop' && challenge.params.get('error') === 'use_dpop_nonce');
 }
 
 interface Challenge {

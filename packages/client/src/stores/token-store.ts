@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { isDpopKeyRecord, type DpopKeyRecord } from '../lib/dpop.js';
 
 /**
  * A session's tokens as the manager keeps them: camelCase, times as epoch milliseconds on the
@@ -14,10 +15,17 @@
 export interface TokenSet {
   /** Format version of this record. */
   version: 1;
-  /** The access token to send as `Authorization: Bearer …` (RFC 6750 §2.1). */
+  /** The access token to send as `Authorization: Bearer …` (RFC 6750 §2.1), or `DPoP …` when bound. */
   accessToken: string;
-  /** The token type from the answer, lower-case; always `bearer` (RFC 6749 §7.1). */
+  /** The token type from the answer, lower-case: `bearer` (RFC 6749 §7.1), or `dpop` (RFC 9449 §5). */
   tokenType: string;
+  /** The thumbprint of the DPoP key the tokens are bound to (RFC 9449 §6.1); absent for bearer tokens. */
+  dpopJkt?: string;
+  /**
+   * The DPoP key itself, when the store must carry it to another process or a restart. Holds a
+   * private key: a store keeps it like the refresh token (the file store: mode 0600).
+   */
+  dpopKey?: DpopKeyRecord;
   /** The refresh token (RFC 6749 §1.5), when the server gave one. */
   refreshToken?: string;
   /** When the answer that carried the access token arrived. */
@@ -86,6 +94,8 @@ export function isTokenSet(value: unknown): value is TokenSet {
     optional('sessionState', 'string') &&
     optional('scope', 'string') &&
     optional('notBeforePolicy', 'number') &&
-    optional('serverSkewMs', 'number')
+    optional('serverSkewMs', 'number') &&
+    optional('dpopJkt', 'string') &&
+    (v.dpopKey === undefined || isDpopKeyRecord(v.dpopKey))
   );
 }

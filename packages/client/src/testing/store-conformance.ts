@@ -32,6 +32,8 @@ export function sampleTokenSet(overrides: Partial<TokenSet> = {}): TokenSet {
     scope: '',
     notBeforePolicy: 0,
     serverSkewMs: -120,
+    dpopJkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs',
+    dpopKey: { alg: 'ES256', privateJwk: { kty: 'EC', crv: 'P-256', x: 'sample-x', y: 'sample-y', d: 'sample-d' } },
     ...overrides,
   };
 }

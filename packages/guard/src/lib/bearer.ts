@@ -29,3 +29,28 @@ export function readBearerToken(authorization: string | readonly string[] | unde
   if (SCHEME.test(authorization)) return new TokenMissingError('the Authorization header uses another scheme');
   return new InvalidRequestError('malformed Authorization header');
 }
+
+/** RFC 9449 §7.1: `Authorization: DPoP <token68>`, the scheme matched case-insensitively. */
+const DPOP = /^DPoP +([A-Za-z0-9\-._~+/]+=*)$/i;
+
+/** An access token with the scheme it was presented under. */
+export interface PresentedToken {
+  readonly scheme: 'Bearer' | 'DPoP';
+  readonly token: string;
+}
+
+/**
+ * Reads an access token presented with the `Bearer` (RFC 6750) or the `DPoP` (RFC 9449 §7.1)
+ * scheme, or returns the error to answer with, as {@link readBearerToken} does.
+ */
+export function readAccessToken(authorization: string | readonly string[] | undefined): PresentedToken | GuardError {
+  if (typeof authorization === 'string' && authorization.length >= 5 && authorization.slice(0, 5).toLowerCase() === 'dpop ') {
+    const match = DPOP.exec(authorization);
+    return match === null ? new InvalidRequestError('malformed DPoP credentials') : { scheme: 'DPoP', token: match[1] as string };
+  }
+  if (typeof authorization !== 'string' && authorization !== undefined && authorization.length === 1 && typeof authorization[0] === 'string') {
+    return readAccessToken(authorization[0]);
+  }
+  const token = readBearerToken(authorization);
+  return typeof token === 'string' ? { scheme: 'Bearer', token } : token;
+}

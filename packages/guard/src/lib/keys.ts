@@ -93,6 +93,38 @@ export function importVerificationKey(jwk: unknown): VerificationKey | undefined
   return Object.freeze({ kid: member.kid as string | undefined, algorithms: new Set(algorithms), key });
 }
 
+/** JWK members that only a private or symmetric key has (RFC 7518 §6.2.2, §6.3.2, §6.4.1). */
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
+
+/**
+ * Imports the public key a DPoP proof carries in its `jwk` header for `alg`, or returns `undefined`
+ * when it must not be used: a private or symmetric key, a key type or curve that is not `alg`'s, a
+ * weak RSA modulus, or not a key at all.
+ *
+ * @see {@link https://www.rfc-editor.org/rfc/rfc9449#section-4.3 RFC 9449 §4.3}
+ */
+export function importProofKey(jwk: unknown, alg: string): VerificationKey | undefined {
+  if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) return undefined;
+  const member = jwk as Record<string, unknown>;
+  if (PRIVATE_MEMBERS.some((name) => member[name] !== undefined)) return undefined;
+  const profile = Object.hasOwn(PROFILES, alg) ? PROFILES[alg] : undefined;
+  if (profile === undefined || member.kty !== profile.kty) return undefined;
+  if (profile.crv !== undefined && member.crv !== profile.crv) return undefined;
+  if (member.alg !== undefined && member.alg !== alg) return undefined;
+  const publicMembers: JsonWebKey = { kty: profile.kty };
+  for (const name of ['crv', 'x', 'y', 'n', 'e'] as const) {
+    if (typeof member[name] === 'string') publicMembers[name] = member[name] as string;
+  }
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: publicMembers, format: 'jwk' });
+  } catch {
+    return undefined;
+  }
+  if (profile.kty === 'RSA' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_MODULUS_BITS) return undefined;
+  return Object.freeze({ kid: undefined, algorithms: new Set([alg]), key });
+}
+
 /**
  * Verifies a JWS signature with `node:crypto` on libuv's thread pool, so that verification runs
  * beside the event loop rather than on it.

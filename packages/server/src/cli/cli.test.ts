@@ -77,7 +77,7 @@ describe('antpeer-auth commands', { concurrency: 2 }, () => {
       const result = await cli(['users', 'list']);
       assertSucceeded(result);
       const lines = result.stdout.trimEnd().split('\n');
-      assert.match(lines[0] ?? '', /^USERNAME\s+ID\s+ENABLED\s+INTROSPECTION\s+CREATED\s+NOT BEFORE$/);
+      assert.match(lines[0] ?? '', /^USERNAME\s+ID\s+ENABLED\s+INTROSPECTION\s+DPOP\s+CREATED\s+NOT BEFORE$/);
       assert.equal(lines.length, 3, 'a header and the two applications added; the refused ones are absent');
       assert.match(result.stdout, /^alpha\s+\S+\s+yes\s/m);
       assert.match(result.stdout, /^bravo\s+\S+\s+yes\s/m);
@@ -189,6 +189,23 @@ describe('antpeer-auth commands', { concurrency: 2 }, () => {
       assertSucceeded(result);
       assert.match(result.stdout, /enabled "gamma"/);
       await login(serve.tokenUrl, 'gamma', 'gamma password 123');
+    });
+
+    test('users require-dpop refuses its bearer logins on the running server; users allow-bearer lets them in again', async () => {
+      const required = await cli(['users', 'require-dpop', 'gamma']);
+      assertSucceeded(required);
+      assert.match(required.stdout, /"gamma" must now prove a DPoP key on every grant/);
+      const refused = await postToken(serve.tokenUrl, { username: 'gamma', password: 'gamma password 123' });
+      assert.equal(refused.status, 400);
+      assert.deepEqual(refused.body, { error: 'invalid_dpop_proof', error_description: 'DPoP proof required' });
+      const listed = JSON.parse((await cli(['users', 'list', '--json'])).stdout) as Array<ListedUser & { dpop: string }>;
+      assert.equal(listed.find((user) => user.username === 'gamma')?.dpop, 'required');
+      assert.equal(listed.find((user) => user.username === 'beta')?.dpop, 'optional');
+      assertSucceeded(await cli(['users', 'allow-bearer', 'gamma']));
+      await login(serve.tokenUrl, 'gamma', 'gamma password 123');
+      const kinds = (await cli(['audit', 'list', '--user', 'gamma', '--json'])).stdout;
+      assert.match(kinds, /"dpop_required"/);
+      assert.match(kinds, /"dpop_not_required"/);
     });
 
     test('users passwd replaces the password: the new one logs in, the old one does not', async () => {

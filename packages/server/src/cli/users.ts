@@ -5,6 +5,7 @@ import {
   changePassword,
   removeClientApplication,
   setEnabled,
+  setDpopRequired,
   setIntrospection,
 } from '../credentials/client-applications.js';
 import { UsernameTakenError } from '../store/port.js';
@@ -43,13 +44,14 @@ export function registerUsersCommands(program: Command): void {
         id: user.id,
         enabled: user.enabled,
         introspection: user.canIntrospect,
+        dpop: user.requireDpop ? 'required' : 'optional',
         createdAt: formatTime(user.createdAt),
         notBefore: user.notBefore === 0 ? null : formatTime(user.notBefore),
       }));
       if (options.json) return void process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
       printTable(
-        ['USERNAME', 'ID', 'ENABLED', 'INTROSPECTION', 'CREATED', 'NOT BEFORE'],
-        rows.map((row) => [row.username, row.id, row.enabled ? 'yes' : 'no', row.introspection ? 'yes' : 'no', row.createdAt, row.notBefore ?? '-']),
+        ['USERNAME', 'ID', 'ENABLED', 'INTROSPECTION', 'DPOP', 'CREATED', 'NOT BEFORE'],
+        rows.map((row) => [row.username, row.id, row.enabled ? 'yes' : 'no', row.introspection ? 'yes' : 'no', row.dpop, row.createdAt, row.notBefore ?? '-']),
       );
     });
 
@@ -93,6 +95,20 @@ export function registerUsersCommands(program: Command): void {
       .action(async (name: string) => {
         await withAdmin(async (admin) => setIntrospection(admin, admin.actor, await requireUser(admin, name), allowed));
         process.stdout.write(`"${name}" may ${allowed ? 'now' : 'no longer'} introspect other client applications' tokens\n`);
+      });
+  }
+
+  for (const [command, required] of [['require-dpop', true], ['allow-bearer', false]] as const) {
+    users
+      .command(`${command} <name>`)
+      .description(
+        required
+          ? 'refuse its grants without a DPoP proof: every token it gets is sender-constrained (RFC 9449)'
+          : 'let it obtain bearer tokens again (the default)',
+      )
+      .action(async (name: string) => {
+        await withAdmin(async (admin) => setDpopRequired(admin, admin.actor, await requireUser(admin, name), required));
+        process.stdout.write(`"${name}" ${required ? 'must now prove a DPoP key on every grant' : 'may obtain bearer tokens again'}\n`);
       });
   }
 }

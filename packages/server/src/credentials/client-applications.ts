@@ -101,6 +101,21 @@ export async function setIntrospection(
   await record(deps, now, allowed ? 'introspection_granted' : 'introspection_withdrawn', user, actor, `introspection permission ${allowed ? 'granted' : 'withdrawn'}`);
 }
 
+/**
+ * Requires (or stops requiring) a DPoP proof on every grant of the client application (RFC 9449):
+ * from then on its logins and refreshes without a proof are refused. Sessions already bound stay bound.
+ */
+export async function setDpopRequired(
+  deps: Pick<ClientApplicationDeps, 'store' | 'clock'>,
+  actor: Actor,
+  user: User,
+  required: boolean,
+): Promise<void> {
+  const now = deps.clock.now();
+  await deps.store.users.update(user.id, { requireDpop: required, updatedAt: now });
+  await record(deps, now, required ? 'dpop_required' : 'dpop_not_required', user, actor, required ? 'DPoP required on every grant' : 'bearer tokens allowed again');
+}
+
 /** Removes a client application with its sessions. */
 export async function removeClientApplication(deps: Pick<ClientApplicationDeps, 'store' | 'clock'>, actor: Actor, user: User): Promise<void> {
   await deps.store.users.remove(user.id);

@@ -40,7 +40,9 @@ export type ApplicationAuthenticator = (request: FastifyRequest, reply: FastifyR
 export function createApplicationAuthenticator(auth: AuthService, metrics: Pick<Metrics, 'gatewayRequests'>): ApplicationAuthenticator {
   const realm = new URL(auth.config.issuer).host;
   return async (request, reply) => {
-    const result = await authenticate(auth.accessTokens, request.headers.authorization, { realm });
+    // A DPoP proof names the URI as the client addressed it: scheme and host as the trusted proxies say.
+    const presented = { dpop: request.headers.dpop, method: request.method, url: `${request.protocol}://${request.host}${request.url}` };
+    const result = await authenticate(auth.accessTokens, request.headers.authorization, { realm, request: presented });
     if (!result.ok) {
       metrics.gatewayRequests.inc(tokenRefusal(result.error));
       send(reply, result.response);

@@ -1,6 +1,6 @@
 import type { Config } from '../config.js';
 import { verifyCredentials, type CredentialDeps } from '../credentials/verify-credentials.js';
-import { INVALID_CREDENTIALS, InvalidGrantError } from '../errors.js';
+import { INVALID_CREDENTIALS, InvalidDpopProofError, InvalidGrantError } from '../errors.js';
 import { issueTokens, type TokenGrant, type TokenIssuerDeps } from '../sessions/issue-tokens.js';
 import { startSession } from '../sessions/sessions.js';
 import type { Source, Store, User } from '../store/port.js';
@@ -13,6 +13,8 @@ export interface PasswordGrantRequest {
   source: Source;
   /** Aborts the password check while it waits for a hashing thread (the caller went away). */
   signal?: AbortSignal;
+  /** The thumbprint of the key of the request's checked DPoP proof, if it carried one (RFC 9449 §5). */
+  dpopJkt?: string | null;
 }
 
 /** What the password grant uses. */
@@ -34,12 +36,19 @@ function checkAccountEnabled(user: User): void {
   if (!user.enabled) throw new InvalidGrantError('Account disabled');
 }
 
+/** An operator can require sender-constrained tokens of a client application (`users require-dpop`). */
+function checkDpopRequirement(user: User, jkt: string | null): void {
+  if (user.requireDpop && jkt === null) throw new InvalidDpopProofError('DPoP proof required');
+}
+
 /** Authenticates a client application and starts a session. */
 export async function passwordGrant(deps: PasswordGrantDeps, request: PasswordGrantRequest): Promise<TokenGrant> {
   const user = await authenticate(deps, request);
   checkAccountEnabled(user);
+  const jkt = request.dpopJkt ?? null;
+  checkDpopRequirement(user, jkt);
   const realmNotBefore = await deps.store.settings.getRealmNotBefore();
-  const { session, refreshToken } = await startSession({ ...deps, policy: deps.config.sessions }, user, request.source, realmNotBefore);
+  const { session, refreshToken } = await startSession({ ...deps, policy: deps.config.sessions }, user, request.source, realmNotBefore, jkt);
   await deps.store.audit.record({
     at: session.createdAt,
     type: 'login_succeeded',
@@ -47,7 +56,7 @@ export async function passwordGrant(deps: PasswordGrantDeps, request: PasswordGr
     sessionId: session.id,
     sourceAddress: request.source.address,
     userAgent: request.source.userAgent,
-    detail: 'session started by a password grant',
+    detail: jkt === null ? 'session started by a password grant' : 'session started by a password grant, bound to a DPoP key',
   });
-  return issueTokens(deps, { user, session, refreshToken, refreshExpiresAt: session.idleExpiresAt, realmNotBefore });
+  return issueTokens(deps, { user, session, refreshToken, refreshExpiresAt: session.idleExpiresAt, realmNotBefore, jkt });
 }

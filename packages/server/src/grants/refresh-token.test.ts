@@ -290,7 +290,7 @@ describe('concurrent refreshes of one token', () => {
       const [successor] = [...tokens] as [string];
       const { refreshTokens, store } = h.server.auth;
       const session = await store.sessions.get(login.session_state);
-      assert.deepEqual(refreshTokens.read(successor), { sessionId: login.session_state, generation: 1 });
+      assert.deepEqual(refreshTokens.read(successor), { sessionId: login.session_state, generation: 1, jkt: null });
       assert.equal(session?.generation, 1, 'the one new token is the live one: the session rotated once');
       // one rotation: the successor's successor is what the next refresh yields
       const next = await refreshOk(h, successor);

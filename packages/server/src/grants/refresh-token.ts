@@ -2,16 +2,18 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { BruteForceGuard } from '../credentials/brute-force.js';
-import { InvalidGrantError, TooManyRequestsError } from '../errors.js';
+import { InvalidDpopProofError, InvalidGrantError, TooManyRequestsError } from '../errors.js';
 import { issueTokens, type TokenGrant, type TokenIssuerDeps } from '../sessions/issue-tokens.js';
 import { decideRotation, type PresentedToken, type RotationDecision } from '../sessions/rotation.js';
 import type { Source, Store } from '../store/port.js';
-import type { RefreshTokens } from '../tokens/refresh-token.js';
+import type { PresentedRefreshToken, RefreshTokens } from '../tokens/refresh-token.js';
 
 /** RFC 6749 §6 refresh grant. */
 export interface RefreshTokenGrantRequest {
   refreshToken: string;
   source: Source;
+  /** The thumbprint of the key of the request's checked DPoP proof, if it carried one (RFC 9449 §5). */
+  dpopJkt?: string | null;
 }
 
 /** What the refresh grant uses. */
@@ -47,10 +49,13 @@ async function rotateRefreshToken(
   deps: RefreshTokenGrantDeps,
   presented: PresentedToken,
   source: Source,
+  jkt: string | null,
 ): Promise<RotationDecision> {
   const { idleMs, graceMs, refreshLimit, refreshWindowMs } = deps.config.sessions;
   for (let attempt = 1; ; attempt += 1) {
     const context = await deps.store.sessions.getContext(presented.sessionId);
+    // A session started before the operator required DPoP is not bound; its refreshes now need a proof.
+    if (jkt === null && context?.user.requireDpop === true) throw new InvalidDpopProofError('DPoP proof required');
     const decision = decideRotation(context, presented, deps.clock.now(), { idleMs, graceMs, refreshLimit, refreshWindowMs }, source);
     if (!('change' in decision) || (await deps.store.sessions.apply(decision.change))) return decision;
     if (attempt === MAX_DECISIONS) throw new Error(`rotation of session ${presented.sessionId} lost ${attempt} races in a row`);
@@ -70,12 +75,35 @@ function recordReplay(deps: RefreshTokenGrantDeps, sessionId: string, userId: st
   });
 }
 
+/**
+ * A refresh token bound to a DPoP key is good only with a proof of that key (RFC 9449 §5): a thief
+ * holding the token but not the key is refused, and the attempt audited. The session stays open;
+ * its owner still holds the key.
+ */
+async function checkKeyBinding(deps: RefreshTokenGrantDeps, presented: PresentedRefreshToken, request: RefreshTokenGrantRequest): Promise<void> {
+  const jkt = request.dpopJkt ?? null;
+  if (presented.jkt === null || presented.jkt === jkt) return;
+  const context = await deps.store.sessions.getContext(presented.sessionId);
+  await deps.store.audit.record({
+    at: deps.clock.now(),
+    type: 'dpop_key_mismatch',
+    userId: context?.user.id ?? null,
+    sessionId: presented.sessionId,
+    sourceAddress: request.source.address,
+    userAgent: request.source.userAgent,
+    detail: jkt === null ? 'DPoP-bound refresh token presented without a proof' : 'DPoP-bound refresh token presented with a proof of another key',
+  });
+  deps.logger.warn({ sessionId: presented.sessionId, source: request.source.address }, 'DPoP-bound refresh token presented without its key');
+  throw new InvalidGrantError('DPoP key mismatch');
+}
+
 /** Exchanges a refresh token for new tokens. */
 export async function refreshTokenGrant(deps: RefreshTokenGrantDeps, request: RefreshTokenGrantRequest): Promise<TokenGrant> {
   await checkSourceRate(deps, request);
   const presented = deps.refreshTokens.read(request.refreshToken);
   if (!presented) return rejectUnknownToken(deps, request);
-  const decision = await rotateRefreshToken(deps, presented, request.source);
+  await checkKeyBinding(deps, presented, request);
+  const decision = await rotateRefreshToken(deps, presented, request.source, request.dpopJkt ?? null);
   switch (decision.kind) {
     case 'replayed':
       await recordReplay(deps, decision.grant.context.session.id, decision.grant.context.user.id, request.source);
@@ -85,9 +113,10 @@ export async function refreshTokenGrant(deps: RefreshTokenGrantDeps, request: Re
       return issueTokens(deps, {
         user: context.user,
         session: context.session,
-        refreshToken: deps.refreshTokens.mint(context.session.id, generation),
+        refreshToken: deps.refreshTokens.mint(context.session.id, generation, presented.jkt),
         refreshExpiresAt: tokenExpiresAt,
         realmNotBefore: context.realmNotBefore,
+        jkt: request.dpopJkt ?? null,
       });
     }
     case 'unknown':

@@ -1,7 +1,14 @@
 import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { InvalidRequestError, OAuthError, OverloadedError, TooManyRequestsError, TemporarilyUnavailableError } from '../errors.js';
+import {
+  InvalidRequestError,
+  OAuthError,
+  OverloadedError,
+  TooManyRequestsError,
+  TemporarilyUnavailableError,
+  UseDpopNonceError,
+} from '../errors.js';
 
 /** Headers on every auth answer, success or error (RFC 6749 §5.1). */
 export const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' } as const;
@@ -52,6 +59,7 @@ export function createErrorHandler(bodyLimit: number, isUnavailable: Unavailabil
     reply.code(oauth.status).headers(NO_STORE);
     if (oauth instanceof TooManyRequestsError || oauth instanceof OverloadedError) reply.header('retry-after', String(oauth.retryAfter));
     if (oauth instanceof TemporarilyUnavailableError) reply.header('retry-after', String(UNAVAILABLE_RETRY_AFTER));
+    if (oauth instanceof UseDpopNonceError) reply.header('dpop-nonce', oauth.nonce);
     reply.send({ error: oauth.error, error_description: oauth.description });
   };
 }

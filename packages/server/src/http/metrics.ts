@@ -34,7 +34,14 @@ export interface Metrics {
 }
 
 /** Why a bearer token was refused, as the gateway and forward authentication count it. */
-const TOKEN_REFUSALS = ['missing_token', 'malformed_authorization', 'invalid_token', 'session_inactive', 'verifier_unavailable'] as const;
+const TOKEN_REFUSALS = [
+  'missing_token',
+  'malformed_authorization',
+  'invalid_token',
+  'invalid_dpop_proof',
+  'session_inactive',
+  'verifier_unavailable',
+] as const;
 
 /** Every reason the guard gives for an invalid token (a record, so that a new one fails to compile here). */
 const INVALID_TOKEN_REASONS: Readonly<Record<InvalidTokenReason, true>> = {
@@ -50,6 +57,8 @@ const INVALID_TOKEN_REASONS: Readonly<Record<InvalidTokenReason, true>> = {
   not_yet_valid: true,
   claims: true,
   revoked: true,
+  dpop_bound: true,
+  dpop_unbound: true,
 };
 
 /**
@@ -85,6 +94,8 @@ export function tokenRefusal(error: GuardError | null): { outcome: (typeof TOKEN
       return { outcome: 'malformed_authorization' };
     case 'ERR_GUARD_INVALID_TOKEN':
       return { outcome: 'invalid_token', reason: (error as InvalidTokenError).reason };
+    case 'ERR_GUARD_INVALID_DPOP_PROOF':
+      return { outcome: 'invalid_dpop_proof' };
     case 'ERR_GUARD_UNAVAILABLE':
       return { outcome: 'verifier_unavailable' };
   }

@@ -76,7 +76,7 @@ function components(): Schema {
     access_token: { type: 'string', description: 'RFC 9068 JWT (`typ: at+jwt`)', pattern: '^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$' },
     expires_in: { type: 'integer', minimum: 0 },
     refresh_expires_in: { type: 'integer', minimum: 0 },
-    token_type: { const: 'bearer' },
+    token_type: { enum: ['bearer', 'DPoP'], description: '`DPoP` when the request carried a DPoP proof (RFC 9449 §5): the access token is then bound to its key (`cnf.jkt`)' },
     'not-before-policy': { type: 'integer', minimum: 0, description: 'epoch seconds; 0 until first set' },
     session_state: { type: 'string', minLength: 1 },
     scope: { const: '' },
@@ -170,6 +170,7 @@ function components(): Schema {
           end_session_endpoint: { type: 'string' },
           grant_types_supported: { const: ['password', 'refresh_token'] },
           access_token_signing_alg_values_supported: { type: 'array', items: { enum: ['EdDSA', 'ES256', 'RS256'] } },
+          dpop_signing_alg_values_supported: { type: 'array', items: { type: 'string' }, description: 'RFC 9449 §5.1' },
           not_before_policy: { type: 'integer', minimum: 0, description: 'epoch seconds (not RFC 8414)' },
         },
       },
@@ -216,8 +217,10 @@ function authPaths(): Record<string, Schema> {
               {
                 oneOf: [
                   oauthError('invalid_request'),
-                  oauthError('invalid_grant', ['Account disabled', 'Too many active sessions', 'Invalid refresh token', 'Token is not active', 'Session not active', 'Stale token', 'Refresh token reuse detected']),
+                  oauthError('invalid_grant', ['Account disabled', 'Too many active sessions', 'Invalid refresh token', 'Token is not active', 'Session not active', 'Stale token', 'Refresh token reuse detected', 'DPoP key mismatch']),
                   oauthError('unsupported_grant_type'),
+                  oauthError('invalid_dpop_proof'),
+                  oauthError('use_dpop_nonce'),
                 ],
               },
               TOKEN_400_ROWS,

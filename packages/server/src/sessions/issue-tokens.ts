@@ -15,6 +15,8 @@ export interface TokenGrant {
   sessionId: string;
   /** Epoch seconds of the not-before policy that applies to the user; 0 until first set. */
   notBeforePolicy: number;
+  /** The DPoP key the access token is bound to (RFC 9449): `token_type` is then `DPoP`. */
+  jkt: string | null;
 }
 
 /** What signing an access token needs. */
@@ -34,6 +36,8 @@ export async function issueTokens(
     refreshExpiresAt: number;
     /** The realm-wide not-before policy (ms), as read with the session. */
     realmNotBefore: number;
+    /** Bind the access token to this DPoP key thumbprint (RFC 9449 §6). */
+    jkt?: string | null;
   },
 ): Promise<TokenGrant> {
   const { user, session } = grant;
@@ -51,6 +55,7 @@ export async function issueTokens(
     sessionId: session.id,
     issuedAt,
     expiresAt: issuedAt + expiresIn,
+    ...(grant.jkt ? { jkt: grant.jkt } : {}),
   });
   return {
     accessToken,
@@ -59,5 +64,6 @@ export async function issueTokens(
     refreshToken: grant.refreshToken,
     sessionId: session.id,
     notBeforePolicy: Math.ceil(policy / 1000),
+    jkt: grant.jkt ?? null,
   };
 }

@@ -17,6 +17,7 @@ const user: User = {
   enabled: true,
   notBefore: 0,
   canIntrospect: false,
+  requireDpop: false,
   createdAt: T0,
   updatedAt: T0,
 };

@@ -8,7 +8,8 @@ import type { RefreshTokens } from '../tokens/refresh-token.js';
 import { issueTime } from './not-before.js';
 
 /**
- * Starts a session for an authenticated user; returns it with its first refresh token.
+ * Starts a session for an authenticated user; returns it with its first refresh token, bound to the
+ * DPoP key of thumbprint `jkt` for the life of the session when one is given (RFC 9449 §5).
  * @throws {SessionLimitError} when the user already has as many active sessions as allowed; the
  *   refusal is audited, and no live session is ended to make room.
  */
@@ -17,6 +18,7 @@ export async function startSession(
   user: User,
   source: Source,
   realmNotBefore: number,
+  jkt: string | null = null,
 ): Promise<{ session: Session; refreshToken: string }> {
   const now = deps.clock.now();
   const maxExpiresAt = now + deps.policy.maxMs;
@@ -44,7 +46,7 @@ export async function startSession(
     });
     throw new SessionLimitError();
   }
-  return { session, refreshToken: deps.refreshTokens.mint(session.id, 0) };
+  return { session, refreshToken: deps.refreshTokens.mint(session.id, 0, jkt) };
 }
 
 /**

@@ -20,6 +20,8 @@ export interface User {
   notBefore: number;
   /** May introspect other client applications' tokens (RFC 7662 §4): a resource server. */
   canIntrospect: boolean;
+  /** Every grant must carry a DPoP proof: its tokens are always sender-constrained (RFC 9449). */
+  requireDpop: boolean;
   createdAt: number;
   updatedAt: number;
 }
@@ -31,7 +33,7 @@ export interface NewUser {
   createdAt: number;
 }
 
-export type UserPatch = Partial<Pick<User, 'passwordHash' | 'enabled' | 'notBefore' | 'canIntrospect'>> & { updatedAt: number };
+export type UserPatch = Partial<Pick<User, 'passwordHash' | 'enabled' | 'notBefore' | 'canIntrospect' | 'requireDpop'>> & { updatedAt: number };
 
 /** Why a session ended. */
 export type SessionEndReason = 'logout' | 'revoked' | 'reuse' | 'user_disabled' | 'user_removed';

@@ -14,6 +14,7 @@ export interface UserRow {
   enabled: number | boolean;
   not_before: Int;
   can_introspect: number | boolean;
+  require_dpop: number | boolean;
   created_at: Int;
   updated_at: Int;
 }
@@ -45,6 +46,7 @@ export type SessionContextRow = SessionRow & {
   u_enabled: number | boolean;
   u_not_before: Int;
   u_can_introspect: number | boolean;
+  u_require_dpop: number | boolean;
   u_created_at: Int;
   u_updated_at: Int;
   realm_not_before: string | null;
@@ -53,7 +55,7 @@ export type SessionContextRow = SessionRow & {
 /** The select list of a {@link SessionContextRow}: sessions `s`, users `u`, settings looked up by name (first parameter). */
 export function sessionContextColumns(settingsTable: string, parameter: string): string {
   return `s.*, u.username AS u_username, u.password_hash AS u_password_hash, u.enabled AS u_enabled,
-    u.not_before AS u_not_before, u.can_introspect AS u_can_introspect, u.created_at AS u_created_at, u.updated_at AS u_updated_at,
+    u.not_before AS u_not_before, u.can_introspect AS u_can_introspect, u.require_dpop AS u_require_dpop, u.created_at AS u_created_at, u.updated_at AS u_updated_at,
     (SELECT value FROM ${settingsTable} WHERE name = ${parameter}) AS realm_not_before`;
 }
 
@@ -97,6 +99,7 @@ export function toUser(row: UserRow): User {
     enabled: Boolean(row.enabled),
     notBefore: Number(row.not_before),
     canIntrospect: Boolean(row.can_introspect),
+    requireDpop: Boolean(row.require_dpop),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };
@@ -134,6 +137,7 @@ export function toSessionContext(row: SessionContextRow): SessionContext {
       enabled: row.u_enabled,
       not_before: row.u_not_before,
       can_introspect: row.u_can_introspect,
+      require_dpop: row.u_require_dpop,
       created_at: row.u_created_at,
       updated_at: row.u_updated_at,
     }),

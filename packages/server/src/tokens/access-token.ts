@@ -14,6 +14,8 @@ export interface AccessTokenClaims {
   /** Epoch seconds. */
   issuedAt: number;
   expiresAt: number;
+  /** The DPoP key thumbprint the token is bound to (`cnf.jkt`, RFC 9449 §6.1); absent for a bearer token. */
+  jkt?: string;
 }
 
 /** The protected header of every access token a key signs, already in base64url (it never changes). */
@@ -36,7 +38,7 @@ function signature(alg: SigningAlgorithm, input: string, key: KeyObject): Buffer
 
 /**
  * Signs an access token in the RFC 9068 JWT profile: header `typ: at+jwt` and `kid`; claims
- * `iss sub aud exp iat jti client_id sid`. Signed synchronously with `node:crypto` on the calling
+ * `iss sub aud exp iat jti client_id sid`, and `cnf.jkt` when bound to a DPoP key (RFC 9449 §6.1). Signed synchronously with `node:crypto` on the calling
  * thread (tens of microseconds for Ed25519): a token never waits in libuv's thread pool behind
  * password hashes or file-system work.
  * @see https://www.rfc-editor.org/rfc/rfc9068#section-2
@@ -53,6 +55,7 @@ export function signAccessToken(keys: KeyRing, claims: AccessTokenClaims): strin
       jti: randomId(),
       client_id: claims.clientId,
       sid: claims.sessionId,
+      ...(claims.jkt === undefined ? {} : { cnf: { jkt: claims.jkt } }),
     }),
   ).toString('base64url');
   const input = `${key.encodedHeader}.${payload}`;

@@ -29,6 +29,7 @@ export function registerMetadataRoutes(app: FastifyInstance, auth: AuthService):
         revocation_endpoint_auth_methods_supported: ['none'],
         introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'bearer'],
         access_token_signing_alg_values_supported: [auth.keys.signingKey().alg],
+        dpop_signing_alg_values_supported: auth.config.dpop.algorithms,
         not_before_policy: Math.ceil((await auth.store.settings.getRealmNotBefore()) / 1000),
       };
     });

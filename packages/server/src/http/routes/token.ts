@@ -52,14 +52,28 @@ function required(parameters: Parameters, name: string, message = `Missing param
   return value;
 }
 
-function runGrant(auth: AuthService, grant: GrantName, parameters: Parameters, request: FastifyRequest, reply: FastifyReply): Promise<TokenGrant> {
+/**
+ * The thumbprint of the key of the request's DPoP proof, checked (RFC 9449 §4.3) and its `jti`
+ * recorded; null when the request carries none. The proof's `htu` may name the endpoint as the
+ * issuer's public URL or as this request reached it (scheme and host as the trusted proxies say).
+ */
+async function checkDpopProof(auth: Pick<AuthService, 'dpopProofs' | 'config'>, request: FastifyRequest): Promise<string | null> {
+  const header = request.headers.dpop;
+  if (header === undefined) return null;
+  const urls = [`${auth.config.issuer}/auth/token`, `${request.protocol}://${request.host}${request.url}`];
+  return (await auth.dpopProofs.check(header, { method: request.method, urls })).jkt;
+}
+
+async function runGrant(auth: AuthService, grant: GrantName, parameters: Parameters, request: FastifyRequest, reply: FastifyReply): Promise<TokenGrant> {
   const source = requestSource(request);
   if (grant === 'password') {
     const username = required(parameters, 'username');
     const password = required(parameters, 'password');
-    return passwordGrant(auth, { username, password, source, signal: abortWhenClientCloses(reply) });
+    const dpopJkt = await checkDpopProof(auth, request);
+    return passwordGrant(auth, { username, password, source, signal: abortWhenClientCloses(reply), dpopJkt });
   }
-  return refreshTokenGrant(auth, { refreshToken: required(parameters, 'refresh_token', 'No refresh token'), source });
+  const refreshToken = required(parameters, 'refresh_token', 'No refresh token');
+  return refreshTokenGrant(auth, { refreshToken, source, dpopJkt: await checkDpopProof(auth, request) });
 }
 
 /**
@@ -71,7 +85,8 @@ function toResponse(grant: TokenGrant, form: boolean): Record<string, unknown> {
     access_token: grant.accessToken,
     expires_in: grant.expiresIn,
     refresh_expires_in: grant.refreshExpiresIn,
-    token_type: 'bearer',
+    // RFC 9449 §5: a bound token says so; every other caller sees the page's "bearer".
+    token_type: grant.jkt === null ? 'bearer' : 'DPoP',
     id_token: null,
     'not-before-policy': grant.notBeforePolicy,
     session_state: grant.sessionId,
@@ -92,6 +107,7 @@ export function registerTokenRoute(app: FastifyInstance, auth: AuthService, metr
       const result = await runGrant(auth, grant, parameters, request, reply);
       metrics.grants.inc({ grant, outcome: 'ok' });
       reply.headers(NO_STORE);
+      if (auth.dpopProofs.nonceRequired && request.headers.dpop !== undefined) reply.header('dpop-nonce', auth.dpopProofs.nonce());
       return toResponse(result, isFormRequest(request));
     } catch (error) {
       const outcome = (error as { error?: unknown }).error;

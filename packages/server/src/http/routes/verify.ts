@@ -1,4 +1,4 @@
-import { authenticate, challenge, InvalidTokenError, type ChallengeResponse } from '@antpeer/guard';
+import { authenticate, challenge, InvalidTokenError, type ChallengeResponse, type PresentedRequest } from '@antpeer/guard';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthService } from '../../auth-service.js';
 import { IDENTITY_HEADERS } from '../../gateway/forwarded-headers.js';
@@ -83,6 +83,17 @@ function readForwardedRequest(request: FastifyRequest, suffix: string): Forwarde
 }
 
 /**
+ * The original request, as a DPoP proof of a bound token must name it (RFC 9449 §7): the method
+ * and URI the proxy forwarded, an origin-form URI completed with the scheme and host the trusted
+ * proxies state (`X-Forwarded-Proto`, `X-Forwarded-Host`).
+ */
+function originalRequest(request: FastifyRequest, forwarded: ForwardedRequest): PresentedRequest {
+  const uri = forwarded.uri ?? '/';
+  const url = /^https?:\/\//i.test(uri) ? uri : `${request.protocol}://${request.host}${uri.startsWith('/') ? uri : '/'}`;
+  return { dpop: request.headers.dpop, method: forwarded.method, url };
+}
+
+/**
  * Forward proxies act on the status alone, and nginx's auth_request takes anything but 2xx, 401
  * and 403 for its own failure (a 500 to the caller). A malformed `Authorization` header is the
  * caller's fault, so it stays a 401, with `error="invalid_request"` in the challenge (RFC 6750
@@ -124,7 +135,7 @@ export async function registerVerifyRoute(app: FastifyInstance, auth: AuthServic
       return reply.code(400).send({ error: 'invalid_request', error_description: `Malformed forwarded header: ${forwarded}` });
     }
     const log = { method: forwarded.method, path: forwarded.uri?.split('?')[0]?.slice(0, 256) ?? null };
-    const result = await authenticate(auth.accessTokens, request.headers.authorization, { realm });
+    const result = await authenticate(auth.accessTokens, request.headers.authorization, { realm, request: originalRequest(request, forwarded) });
     if (!result.ok) {
       metrics.forwardAuth.inc(tokenRefusal(result.error));
       request.log.debug({ ...log, refused: result.error.code }, 'forward auth refused');

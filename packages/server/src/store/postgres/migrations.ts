@@ -114,4 +114,8 @@ export const postgresMigrations: readonly string[] = [
   );
   CREATE INDEX console_sessions_admin ON console_sessions (admin_id);
   `,
+  // Client applications an operator requires to use DPoP (RFC 9449) on every grant.
+  `
+  ALTER TABLE users ADD COLUMN require_dpop BOOLEAN NOT NULL DEFAULT FALSE;
+  `,
 ];

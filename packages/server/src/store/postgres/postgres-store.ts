@@ -30,7 +30,7 @@ class PostgresUserStore implements UserStore {
       if (code === UNIQUE_VIOLATION && constraint === 'users_username_key') throw new UsernameTakenError(user.username);
       throw error;
     }
-    return { ...user, enabled: true, notBefore: 0, canIntrospect: false, updatedAt: user.createdAt };
+    return { ...user, enabled: true, notBefore: 0, canIntrospect: false, requireDpop: false, updatedAt: user.createdAt };
   }
 
   async findByUsername(username: string): Promise<User | null> {
@@ -62,9 +62,10 @@ class PostgresUserStore implements UserStore {
          enabled = COALESCE($2::boolean, enabled),
          not_before = COALESCE($3::bigint, not_before),
          can_introspect = COALESCE($6::boolean, can_introspect),
+         require_dpop = COALESCE($7::boolean, require_dpop),
          updated_at = $4
        WHERE id = $5`,
-      [patch.passwordHash ?? null, patch.enabled ?? null, patch.notBefore ?? null, patch.updatedAt, id, patch.canIntrospect ?? null],
+      [patch.passwordHash ?? null, patch.enabled ?? null, patch.notBefore ?? null, patch.updatedAt, id, patch.canIntrospect ?? null, patch.requireDpop ?? null],
     );
     return (result.rowCount ?? 0) > 0;
   }

@@ -106,4 +106,8 @@ export const sqliteMigrations: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX console_sessions_admin ON console_sessions(admin_id);
   `,
+  // Client applications an operator requires to use DPoP (RFC 9449) on every grant.
+  `
+  ALTER TABLE users ADD COLUMN require_dpop INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

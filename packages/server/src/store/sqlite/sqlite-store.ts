@@ -31,7 +31,7 @@ class SqliteUserStore implements UserStore {
       if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new UsernameTakenError(user.username);
       throw error;
     }
-    return { ...user, enabled: true, notBefore: 0, canIntrospect: false, updatedAt: user.createdAt };
+    return { ...user, enabled: true, notBefore: 0, canIntrospect: false, requireDpop: false, updatedAt: user.createdAt };
   }
 
   async findByUsername(username: string): Promise<User | null> {
@@ -60,6 +60,7 @@ class SqliteUserStore implements UserStore {
            enabled = COALESCE(?, enabled),
            not_before = COALESCE(?, not_before),
            can_introspect = COALESCE(?, can_introspect),
+           require_dpop = COALESCE(?, require_dpop),
            updated_at = ?
          WHERE id = ?`,
       )
@@ -68,6 +69,7 @@ class SqliteUserStore implements UserStore {
         patch.enabled === undefined ? null : patch.enabled ? 1 : 0,
         patch.notBefore ?? null,
         patch.canIntrospect === undefined ? null : patch.canIntrospect ? 1 : 0,
+        patch.requireDpop === undefined ? null : patch.requireDpop ? 1 : 0,
         patch.updatedAt,
         id,
       );

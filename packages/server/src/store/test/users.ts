@@ -9,7 +9,7 @@ export function describeUserStore(open: OpenStore): void {
   describe('users', () => {
     const f = useStore(open);
 
-    it('a new user is enabled, has no not-before policy, may not introspect and was last updated when created', async () => {
+    it('a new user is enabled, has no not-before policy, may not introspect, need not use DPoP and was last updated when created', async () => {
       const id = randomUUID();
       const user = await f.store.users.create({ id, username: 'fintech-one', passwordHash: '$argon2id$x', createdAt: T0 });
       assert.deepEqual(user, {
@@ -19,6 +19,7 @@ export function describeUserStore(open: OpenStore): void {
         enabled: true,
         notBefore: 0,
         canIntrospect: false,
+        requireDpop: false,
         createdAt: T0,
         updatedAt: T0,
       });
@@ -113,6 +114,19 @@ export function describeUserStore(open: OpenStore): void {
       assert.deepEqual(await f.store.users.findById(user.id), { ...user, updatedAt: T0 + 6 });
       await f.store.users.update(user.id, { enabled: false, updatedAt: T0 + 7 });
       assert.deepEqual(await f.store.users.findById(user.id), { ...user, enabled: false, updatedAt: T0 + 7 });
+    });
+
+    it('update sets and clears requireDpop alone, and the session context sees it', async () => {
+      const user = await f.addUser('dpop-client');
+      assert.equal(await f.store.users.update(user.id, { requireDpop: true, updatedAt: T0 + 8 }), true);
+      assert.deepEqual(await f.store.users.findById(user.id), { ...user, requireDpop: true, updatedAt: T0 + 8 });
+      const session = await f.store.sessions.create(
+        { id: randomUUID(), userId: user.id, createdAt: T0, idleExpiresAt: T0 + 1000, maxExpiresAt: T0 + 2000, tokenIssuedAt: T0, source: { address: '192.0.2.1', userAgent: 'ua' } },
+        10,
+      );
+      assert.equal((await f.store.sessions.getContext(session!.id))?.user.requireDpop, true);
+      assert.equal(await f.store.users.update(user.id, { requireDpop: false, updatedAt: T0 + 9 }), true);
+      assert.deepEqual(await f.store.users.findById(user.id), { ...user, updatedAt: T0 + 9 });
     });
 
     it('update returns false for an unknown user and creates nobody', async () => {
