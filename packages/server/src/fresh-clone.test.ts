@@ -214,6 +214,17 @@ describe('a fresh clone, as the README tells a stranger to use it', { timeout: I
       await npxAntpeerAuth('users allow-introspection ops-reader');
       await npxAntpeerAuth('users deny-introspection ops-reader');
 
+      row('users require-dpop <name>');
+      row('users allow-bearer <name>');
+      await npxAntpeerAuth('users require-dpop ops-reader');
+      const refused = await fetch(`${baseUrl}/auth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'ops-reader', password: 'another long password for ops-reader' }),
+      });
+      assert.equal(refused.status, 400, 'a client application that must use DPoP cannot log in with a bare password grant');
+      await npxAntpeerAuth('users allow-bearer ops-reader');
+
       row('sessions list [--user <name>] [--json]');
       assert.match(await npxAntpeerAuth('sessions list'), /ops-writer/);
       const sessions = JSON.parse(await npxAntpeerAuth('sessions list --user ops-writer --json')) as { id: string }[];
@@ -249,6 +260,18 @@ describe('a fresh clone, as the README tells a stranger to use it', { timeout: I
       const exported = (await npxAntpeerAuth('audit export --kind key_rotated')).trim().split('\n');
       assert.equal(exported.length, 1);
       assert.equal((JSON.parse(exported[0] ?? '') as { kind: string }).kind, 'key_rotated');
+
+      row('admins add <name> [--password-stdin]');
+      row('admins list [--json]');
+      row('admins remove <name>');
+      row('admins passwd <name> [--password-stdin]');
+      assert.match(await npxAntpeerAuth('admins add ops-admin'), GENERATED_PASSWORD);
+      await npxAntpeerAuth('admins passwd ops-admin --password-stdin', 'a long enough password for ops-admin\n');
+      assert.match(await npxAntpeerAuth('admins list'), /ops-admin/);
+      const admins = JSON.parse(await npxAntpeerAuth('admins list --json')) as { name: string }[];
+      assert.deepEqual(admins.map((admin) => admin.name), ['ops-admin']);
+      await npxAntpeerAuth('admins remove ops-admin');
+      assert.deepEqual(JSON.parse(await npxAntpeerAuth('admins list --json')), []);
 
       row('migrate');
       await npxAntpeerAuth('migrate');

@@ -4,6 +4,7 @@ import {
   addClientApplication,
   changePassword,
   removeClientApplication,
+  setDpopRequired,
   setEnabled,
 } from '../credentials/client-applications.js';
 import { revokeUserSessions } from '../sessions/admin.js';
@@ -18,6 +19,8 @@ import { ConsoleError, type ConsoleContext, type Form } from './plugin.js';
 const NOTICES = {
   enabled: 'The client application was enabled.',
   disabled: 'The client application was disabled and its sessions ended.',
+  'dpop-required': 'The client application must now prove possession of a DPoP key on every grant (RFC 9449).',
+  'bearer-allowed': 'The client application may use bearer tokens again.',
   removed: 'The client application was removed with its sessions.',
   revoked: "The client application's sessions were revoked.",
   'not-before': 'The not-before policy was set for the client application: every token issued before now is refused.',
@@ -53,6 +56,7 @@ function row(context: PageContext, user: User): Html {
   return html`<tr>
 <td>${user.username}</td>
 <td>${user.enabled ? html`<span class="state-on">enabled</span>` : html`<span class="state-off">disabled</span>`}</td>
+<td>${user.requireDpop ? 'required' : 'optional'}</td>
 <td>${time(user.createdAt)}</td>
 <td>${time(user.notBefore)}</td>
 <td class="actions">
@@ -62,6 +66,9 @@ ${
     ? html`<a href="${at}/disable">Disable<span class="sr-only"> ${user.username}</span></a>`
     : html`<form method="post" action="${at}/enable">${csrfField(context)}<button type="submit" class="secondary">Enable<span class="sr-only"> ${user.username}</span></button></form>`
 }
+<form method="post" action="${at}/${user.requireDpop ? 'allow-bearer' : 'require-dpop'}">${csrfField(context)}<button type="submit" class="secondary">${
+  user.requireDpop ? 'Allow bearer' : 'Require DPoP'
+}<span class="sr-only"> for ${user.username}</span></button></form>
 <a href="${at}/password">Reset password<span class="sr-only"> of ${user.username}</span></a>
 <a href="${at}/revoke-sessions">Revoke sessions<span class="sr-only"> of ${user.username}</span></a>
 <a href="${at}/not-before">Not-before<span class="sr-only"> of ${user.username}</span></a>
@@ -70,7 +77,7 @@ ${
 </tr>`;
 }
 
-/** Client applications: list, search, add, disable, enable, reset the password, remove; revoke sessions; per-application not-before. */
+/** Client applications: list, search, add, disable, enable, require DPoP or allow bearer, reset the password, remove; revoke sessions; per-application not-before. */
 export function registerApplicationPages(scope: FastifyInstance, context: ConsoleContext): void {
   const { auth, base } = context;
   const actor = (request: FastifyRequest) => consoleActor(context.signedIn(request).admin, context.source(request));
@@ -96,7 +103,7 @@ ${addForm(pageContext)}
 </form>
 <div class="table-wrap" tabindex="0" role="region" aria-label="Client applications"><table>
 <caption class="muted">${users.length} client application(s)${needle ? html` matching “${query}”` : null}</caption>
-<thead><tr><th scope="col">Name</th><th scope="col">State</th><th scope="col">Created</th><th scope="col">Not before</th><th scope="col">Actions</th></tr></thead>
+<thead><tr><th scope="col">Name</th><th scope="col">State</th><th scope="col">DPoP</th><th scope="col">Created</th><th scope="col">Not before</th><th scope="col">Actions</th></tr></thead>
 <tbody>${users.map((user) => row(pageContext, user))}</tbody>
 </table></div>`,
         { notice },
@@ -159,6 +166,12 @@ ${addForm(pageContext)}
       case 'disable':
         await setEnabled(auth, actor(request), user, false);
         return done('disabled');
+      case 'require-dpop':
+        await setDpopRequired(auth, actor(request), user, true);
+        return done('dpop-required');
+      case 'allow-bearer':
+        await setDpopRequired(auth, actor(request), user, false);
+        return done('bearer-allowed');
       case 'remove':
         await removeClientApplication(auth, actor(request), user);
         return done('removed');

@@ -237,6 +237,25 @@ describe('the web console', () => {
     });
   });
 
+  it('requiring DPoP of an application from the console refuses its bare password grants until bearer is allowed again', async () => {
+    await withConsole({}, async (h) => {
+      const client = await signedInClient(h);
+      const user = await h.server.auth.store.users.findByUsername(CLIENT.username);
+      assert.ok(user);
+      assert.match((await client.get('/applications')).body, /<td>optional<\/td>/);
+      assert.equal((await client.post(`/applications/${user.id}/require-dpop`)).statusCode, 303);
+      assert.match((await client.get('/applications')).body, /<td>required<\/td>/);
+      const refused = await h.token({ username: CLIENT.username, password: CLIENT.password });
+      assert.equal(refused.statusCode, 400);
+      assert.equal(refused.json<{ error: string }>().error, 'invalid_dpop_proof');
+      const [event] = await h.server.auth.store.audit.list({ type: 'dpop_required', limit: 1 });
+      assert.match(event?.detail ?? '', /by administrator "ops-alice" \(web console\)$/);
+
+      assert.equal((await client.post(`/applications/${user.id}/allow-bearer`)).statusCode, 303);
+      assert.equal((await h.token({ username: CLIENT.username, password: CLIENT.password })).statusCode, 200);
+    });
+  });
+
   it('a name with markup is shown as text everywhere, never run', async () => {
     await withConsole({}, async (h) => {
       const client = await signedInClient(h);
