@@ -116,7 +116,7 @@ describe('TokenManager against the real AntPeer token service', () => {
     reset();
     const m = manager();
     await m.getAccessToken();
-    const [session] = await server.auth.store.sessions.listActive(serverClock.now());
+    const [session] = await server.auth.store.sessions.listActive(serverClock.now(), { limit: 1000 });
     assert.ok(session, 'the newest session is this manager’s');
     advance(901_000);
     dropNextTokenResponse = true;
@@ -136,7 +136,7 @@ describe('TokenManager against the real AntPeer token service', () => {
     reset();
     const m = manager();
     await m.getAccessToken();
-    const [session] = await server.auth.store.sessions.listActive(serverClock.now());
+    const [session] = await server.auth.store.sessions.listActive(serverClock.now(), { limit: 1000 });
     assert.ok(session);
     await server.auth.store.sessions.endAllOfUser(session.userId, 'revoked', serverClock.now());
     advance(901_000);
@@ -148,7 +148,7 @@ describe('TokenManager against the real AntPeer token service', () => {
     reset();
     const m = manager();
     await m.getAccessToken();
-    const [session] = await server.auth.store.sessions.listActive(serverClock.now());
+    const [session] = await server.auth.store.sessions.listActive(serverClock.now(), { limit: 1000 });
     assert.ok(session);
     await server.auth.store.sessions.endAllOfUser(session.userId, 'revoked', serverClock.now());
     const response = await m.fetch('user/accounts');
@@ -168,9 +168,9 @@ describe('TokenManager against the real AntPeer token service', () => {
     reset();
     const m = manager();
     await m.getAccessToken();
-    const before = await server.auth.store.sessions.listActive(serverClock.now());
+    const before = await server.auth.store.sessions.listActive(serverClock.now(), { limit: 1000 });
     await m.logout();
-    const after = await server.auth.store.sessions.listActive(serverClock.now());
+    const after = await server.auth.store.sessions.listActive(serverClock.now(), { limit: 1000 });
     assert.equal(after.length, before.length - 1);
   });
 });

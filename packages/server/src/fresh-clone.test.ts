@@ -225,9 +225,9 @@ describe('a fresh clone, as the README tells a stranger to use it', { timeout: I
       assert.equal(refused.status, 400, 'a client application that must use DPoP cannot log in with a bare password grant');
       await npxAntpeerAuth('users allow-bearer ops-reader');
 
-      row('sessions list [--user <name>] [--json]');
+      row('sessions list [--user <name>] [--limit N] [--json]');
       assert.match(await npxAntpeerAuth('sessions list'), /ops-writer/);
-      const sessions = JSON.parse(await npxAntpeerAuth('sessions list --user ops-writer --json')) as { id: string }[];
+      const sessions = JSON.parse(await npxAntpeerAuth('sessions list --user ops-writer --limit 10 --json')) as { id: string }[];
       assert.deepEqual(sessions.map((session) => session.id), [writerSession]);
 
       row('sessions revoke <id>');

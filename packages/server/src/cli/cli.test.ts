@@ -246,6 +246,12 @@ describe('antpeer-auth commands', { concurrency: 2 }, () => {
 
       const beta = await cli(['sessions', 'list', '--user', 'beta', '--json']);
       assert.equal((JSON.parse(beta.stdout) as ListedSession[]).some((session) => ids.includes(session.id)), false);
+
+      const newest = await cli(['sessions', 'list', '--user', owner.username, '--limit', '1', '--json']);
+      assertSucceeded(newest);
+      assert.deepEqual((JSON.parse(newest.stdout) as ListedSession[]).map((session) => session.id), [two.session_state], 'the newest only');
+      assert.match(newest.stderr, /more than 1 active sessions: the newest 1 are shown/);
+      assertFailed(await cli(['sessions', 'list', '--limit', '0']), /--limit must be an integer from 1 to 100000, got "0"/);
     });
 
     test('sessions revoke <id> ends that session: its refresh fails with "Session not active"', async () => {

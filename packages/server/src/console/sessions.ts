@@ -17,7 +17,8 @@ export function registerSessionPages(scope: FastifyInstance, context: ConsoleCon
     const names = new Map(users.map((user) => [user.id, user.username]));
     const selected = request.query.application && names.has(request.query.application) ? request.query.application : undefined;
     const now = auth.clock.now();
-    const sessions = await auth.store.sessions.listActive(now, selected);
+    // One more than shown tells whether there are more.
+    const sessions = await auth.store.sessions.listActive(now, { ...(selected ? { userId: selected } : {}), limit: SHOWN + 1 });
     const pageContext = context.pageContext(request, '/sessions');
     return context.send(
       reply,
@@ -33,7 +34,7 @@ ${users.map((user) => html`<option value="${user.id}"${user.id === selected ? ht
 ${selected ? html`<a class="button secondary" href="${base}/applications/${encodeURIComponent(selected)}/revoke-sessions">Revoke all of “${names.get(selected)}”</a>` : null}
 </form>
 <div class="table-wrap" tabindex="0" role="region" aria-label="Live sessions"><table>
-<caption class="muted">${sessions.length} live session(s)${sessions.length > SHOWN ? `, the newest ${SHOWN} shown` : ''}</caption>
+<caption class="muted">${sessions.length > SHOWN ? `More than ${SHOWN} live sessions: the newest ${SHOWN} shown` : `${sessions.length} live session(s)`}</caption>
 <thead><tr><th scope="col">Client application</th><th scope="col">Source address</th><th scope="col">User agent</th><th scope="col">Started</th><th scope="col">Last refresh</th><th scope="col">Idle expiry</th><th scope="col">Max expiry</th><th scope="col">Session</th><th scope="col">Actions</th></tr></thead>
 <tbody>${sessions.slice(0, SHOWN).map(
           (session) => html`<tr>

@@ -71,7 +71,7 @@ export function observeStore(store: Store, observer: StoreObserver): Store {
         if (applied && change.audit) observer.recorded(change.audit);
         return applied;
       }),
-      listActive: timed('sessions.listActive', (now, userId) => sessions.listActive(now, userId)),
+      listActive: timed('sessions.listActive', (now, filter) => sessions.listActive(now, filter)),
       countActive: timed('sessions.countActive', (now, bounds) => sessions.countActive(now, bounds)),
       end: timed('sessions.end', (id, reason, at) => sessions.end(id, reason, at)),
       endAllOfUser: timed('sessions.endAllOfUser', (userId, reason, at) => sessions.endAllOfUser(userId, reason, at)),

@@ -204,8 +204,8 @@ export interface SessionStore {
    * nothing, when the session ended or moved to another generation since. Durable before it resolves.
    */
   apply(change: SessionChange): Promise<boolean>;
-  /** Sessions not ended and not past their idle or max expiry at `now`, newest first. */
-  listActive(now: number, userId?: string): Promise<Session[]>;
+  /** The newest `limit` sessions not ended and not past their idle or max expiry at `now` (all, or `userId`'s), newest first. */
+  listActive(now: number, filter: { userId?: string; limit: number }): Promise<Session[]>;
   /**
    * Counts the sessions active at `now` (not ended by then, not past their idle or max expiry), for
    * the metrics: at most `bounds.total` of them, and the busiest user among at most `bounds.sample`.

@@ -118,4 +118,11 @@ export const postgresMigrations: readonly string[] = [
   `
   ALTER TABLE users ADD COLUMN require_dpop BOOLEAN NOT NULL DEFAULT FALSE;
   `,
+  // Listing the newest sessions (all, or one client application's) walks an index and stops at
+  // its limit, instead of sorting every live session.
+  `
+  CREATE INDEX sessions_created ON sessions (created_at);
+  DROP INDEX sessions_user;
+  CREATE INDEX sessions_user ON sessions (user_id, created_at);
+  `,
 ];

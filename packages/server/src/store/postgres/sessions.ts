@@ -75,13 +75,14 @@ export class PostgresSessionStore implements SessionStore {
     return Number(rows[0]?.applied ?? 0) === 1;
   }
 
-  async listActive(now: number, userId?: string): Promise<Session[]> {
+  async listActive(now: number, filter: { userId?: string; limit: number }): Promise<Session[]> {
     const { rows } = await this.d.query<SessionRow>(
       `SELECT * FROM ${this.d.s}.sessions
         WHERE ended_at IS NULL AND idle_expires_at > $1 AND max_expires_at > $1
           AND ($2::text IS NULL OR user_id = $2)
-        ORDER BY created_at DESC, id COLLATE "C"`,
-      [now, userId ?? null],
+        ORDER BY created_at DESC, id COLLATE "C"
+        LIMIT $3`,
+      [now, filter.userId ?? null, filter.limit],
     );
     return rows.map(toSession);
   }

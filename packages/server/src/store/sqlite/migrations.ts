@@ -110,4 +110,11 @@ export const sqliteMigrations: readonly string[] = [
   `
   ALTER TABLE users ADD COLUMN require_dpop INTEGER NOT NULL DEFAULT 0;
   `,
+  // Listing the newest sessions (all, or one client application's) walks an index and stops at
+  // its limit, instead of sorting every live session.
+  `
+  CREATE INDEX sessions_created ON sessions(created_at);
+  DROP INDEX sessions_user;
+  CREATE INDEX sessions_user ON sessions(user_id, created_at);
+  `,
 ];

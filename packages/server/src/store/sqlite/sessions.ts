@@ -121,13 +121,16 @@ export class SqliteSessionStore implements SessionStore {
     return changed === 1;
   }
 
-  async listActive(now: number, userId?: string): Promise<Session[]> {
-    const rows = this.#d
-      .sql(
-        `SELECT * FROM sessions WHERE ended_at IS NULL AND idle_expires_at > @now AND max_expires_at > @now
-           AND (@userId IS NULL OR user_id = @userId) ORDER BY created_at DESC, id`,
-      )
-      .all({ now, userId: userId ?? null }) as SessionRow[];
+  async listActive(now: number, filter: { userId?: string; limit: number }): Promise<Session[]> {
+    // Two statements, so each walks its own index (sessions_created, sessions_user) newest first.
+    const active = 'ended_at IS NULL AND idle_expires_at > @now AND max_expires_at > @now';
+    const rows = (
+      filter.userId === undefined
+        ? this.#d.sql(`SELECT * FROM sessions WHERE ${active} ORDER BY created_at DESC, id LIMIT @limit`).all({ now, limit: filter.limit })
+        : this.#d
+            .sql(`SELECT * FROM sessions WHERE user_id = @userId AND ${active} ORDER BY created_at DESC, id LIMIT @limit`)
+            .all({ now, userId: filter.userId, limit: filter.limit })
+    ) as SessionRow[];
     return rows.map(toSession);
   }
 

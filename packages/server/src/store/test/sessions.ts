@@ -52,7 +52,7 @@ export function describeSessionStore(open: OpenStore): void {
         assert.equal(await f.store.sessions.create(refused, 2), null);
 
         assert.equal(await f.store.sessions.get(refused.id), null);
-        assert.deepEqual(await f.store.sessions.listActive(T0 + 2 * SECOND, user.id), [second, first]);
+        assert.deepEqual(await f.store.sessions.listActive(T0 + 2 * SECOND, { userId: user.id, limit: 1000 }), [second, first]);
         assert.ok(await f.store.sessions.create(newSession(user, T0 + 2 * SECOND), 3), 'a higher limit lets one more in');
       });
 
@@ -86,7 +86,7 @@ export function describeSessionStore(open: OpenStore): void {
         const created = attempts.filter((_, i) => results[i] !== null);
         assert.equal(created.filter((attempt) => attempt.userId === user.id).length, 5);
         assert.equal(created.filter((attempt) => attempt.userId === bystander.id).length, 5, 'all five of the bystander’s');
-        const listed = await f.store.sessions.listActive(T0 + 20, user.id);
+        const listed = await f.store.sessions.listActive(T0 + 20, { userId: user.id, limit: 1000 });
         assert.deepEqual(
           listed.map((session) => session.id).sort(),
           created.filter((attempt) => attempt.userId === user.id).map((attempt) => attempt.id).sort(),
@@ -107,7 +107,7 @@ export function describeSessionStore(open: OpenStore): void {
         await f.openSession(user, { idleMs: 50 * SECOND });
         await f.openSession(user, { idleMs: 100 * SECOND }); // idle expiry exactly now: no longer active
         await f.openSession(user, { idleMs: 200 * SECOND, maxMs: 100 * SECOND });
-        assert.deepEqual(await f.store.sessions.listActive(now), [open]);
+        assert.deepEqual(await f.store.sessions.listActive(now, { limit: 1000 }), [open]);
       });
 
       it('returns newest first and filters by user', async () => {
@@ -117,10 +117,24 @@ export function describeSessionStore(open: OpenStore): void {
         const b1 = await f.openSession(bob, { at: T0 + SECOND });
         const a2 = await f.openSession(alice, { at: T0 + 2 * SECOND });
         const now = T0 + 3 * SECOND;
-        assert.deepEqual(await f.store.sessions.listActive(now), [a2, b1, a1]);
-        assert.deepEqual(await f.store.sessions.listActive(now, alice.id), [a2, a1]);
-        assert.deepEqual(await f.store.sessions.listActive(now, bob.id), [b1]);
-        assert.deepEqual(await f.store.sessions.listActive(now, randomUUID()), []);
+        assert.deepEqual(await f.store.sessions.listActive(now, { limit: 1000 }), [a2, b1, a1]);
+        assert.deepEqual(await f.store.sessions.listActive(now, { userId: alice.id, limit: 1000 }), [a2, a1]);
+        assert.deepEqual(await f.store.sessions.listActive(now, { userId: bob.id, limit: 1000 }), [b1]);
+        assert.deepEqual(await f.store.sessions.listActive(now, { userId: randomUUID(), limit: 1000 }), []);
+      });
+
+      it('returns the newest `limit` of them, for all users or one', async () => {
+        const alice = await f.addUser('alice');
+        const bob = await f.addUser('bob');
+        const a1 = await f.openSession(alice, { at: T0 });
+        const b1 = await f.openSession(bob, { at: T0 + SECOND });
+        const a2 = await f.openSession(alice, { at: T0 + 2 * SECOND });
+        const ended = await f.openSession(alice, { at: T0 + 3 * SECOND });
+        await f.store.sessions.end(ended.id, 'logout', T0 + 3 * SECOND);
+        const now = T0 + 4 * SECOND;
+        assert.deepEqual(await f.store.sessions.listActive(now, { limit: 2 }), [a2, b1]);
+        assert.deepEqual(await f.store.sessions.listActive(now, { userId: alice.id, limit: 1 }), [a2], 'an ended newer session does not take a place');
+        assert.deepEqual(await f.store.sessions.listActive(now, { userId: alice.id, limit: 2 }), [a2, a1]);
       });
     });
 
@@ -140,7 +154,7 @@ export function describeSessionStore(open: OpenStore): void {
         await f.openSession(bob, { idleMs: 100 * SECOND }); // idle expiry exactly now: no longer active
         await f.openSession(bob, { idleMs: 200 * SECOND, maxMs: 100 * SECOND });
 
-        assert.equal((await f.store.sessions.listActive(now)).length, 3);
+        assert.equal((await f.store.sessions.listActive(now, { limit: 1000 })).length, 3);
         assert.deepEqual(await f.store.sessions.countActive(now, UNBOUNDED), { total: 3, busiestUser: 2 });
       });
 
@@ -169,7 +183,7 @@ export function describeSessionStore(open: OpenStore): void {
         assert.deepEqual(await f.store.sessions.get(session.id), ended);
         assert.equal(await f.store.sessions.end(session.id, 'revoked', T0 + 2 * SECOND), false);
         assert.deepEqual(await f.store.sessions.get(session.id), ended);
-        assert.deepEqual(await f.store.sessions.listActive(T0 + 2 * SECOND), []);
+        assert.deepEqual(await f.store.sessions.listActive(T0 + 2 * SECOND, { limit: 1000 }), []);
       });
 
       it('returns false for an unknown session', async () => {

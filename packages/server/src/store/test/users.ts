@@ -147,7 +147,7 @@ export function describeUserStore(open: OpenStore): void {
       assert.equal(await f.store.users.findByUsername('doomed'), null);
       assert.equal(await f.store.sessions.get(session.id), null);
       assert.equal(await f.store.sessions.getContext(session.id), null);
-      assert.deepEqual(await f.store.sessions.listActive(T0 + 2 * SECOND, doomed.id), []);
+      assert.deepEqual(await f.store.sessions.listActive(T0 + 2 * SECOND, { userId: doomed.id, limit: 1000 }), []);
       assert.equal(await f.store.sessions.apply(rotation({ ...session, generation: 1 }, T0 + 2 * SECOND)), false);
       assert.equal(await f.store.users.count(), 1);
       assert.deepEqual(await f.store.sessions.get(other.id), other);
@@ -164,7 +164,7 @@ export function describeUserStore(open: OpenStore): void {
       const again = await f.addUser('reborn', T0 + SECOND);
       assert.notEqual(again.id, user.id);
       assert.deepEqual(await f.store.users.findByUsername('reborn'), again);
-      assert.deepEqual(await f.store.sessions.listActive(T0 + SECOND, again.id), []);
+      assert.deepEqual(await f.store.sessions.listActive(T0 + SECOND, { userId: again.id, limit: 1000 }), []);
     });
   });
 }
