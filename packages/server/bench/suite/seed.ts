@@ -8,7 +8,11 @@ import pg from 'pg';
 const FILLER_USERS = 10_000;
 const DAY_MS = 86_400_000;
 
-/** SQLite: one transaction, one INSERT … SELECT over a recursive counter (no row crosses into JS). */
+/**
+ * SQLite: one transaction, one INSERT … SELECT over a recursive counter (no row crosses into JS).
+ * The counter's bounds are cast: better-sqlite3 binds a JS number as REAL, which would name rows
+ * 'seed-user-1.0'.
+ */
 export function seedSqlite(filename: string, from: number, to: number): void {
   const db = new Database(filename);
   try {
@@ -23,8 +27,8 @@ export function seedSqlite(filename: string, from: number, to: number): void {
       db.prepare(
         `INSERT INTO sessions (id, user_id, created_at, idle_expires_at, max_expires_at, last_refresh_at,
            source_address, user_agent, generation, token_issued_at, rotation_window_start)
-         WITH RECURSIVE n(i) AS (SELECT @from UNION ALL SELECT i + 1 FROM n WHERE i + 1 < @to)
-         SELECT 'seed-session-' || i, 'seed-user-' || (i % @users), @now, @idle, @max, @now,
+         WITH RECURSIVE n(i) AS (SELECT CAST(@from AS INTEGER) UNION ALL SELECT i + 1 FROM n WHERE i + 1 < @to)
+         SELECT 'seed-session-' || i, 'seed-user-' || (i % CAST(@users AS INTEGER)), @now, @idle, @max, @now,
                 '10.0.0.1', 'seed', 0, @now, @now FROM n`,
       ).run({ from, to, users: FILLER_USERS, now, idle: now + DAY_MS, max: now + 30 * DAY_MS });
     }).immediate();
