@@ -1,0 +1,20 @@
+// not committed: profile our server under a refresh load
+import { freePort } from '../src/test/process.js';
+import { load, refreshLoad, postToken } from './token/load.js';
+import { APP, BENCH_SERVER_ENV, serverLaunch, startOurServer } from './token/our-server.js';
+import { killAll, stopChild, tempDir } from './token/processes.js';
+import { cpuSeconds } from './suite/cpu.js';
+const dir = process.argv[2];
+const seconds = Number(process.argv[3] ?? 8);
+const launch = serverLaunch({ serverMain: null, profileDir: dir || null });
+const port = await freePort();
+const server = await startOurServer(launch, { ...BENCH_SERVER_ENV, PORT: String(port), ANTPEER_DATA_DIR: tempDir('prof-'), ...(process.env.EXTRA ? JSON.parse(process.env.EXTRA) : {}) });
+const pool: string[] = [];
+await Promise.all(Array.from({ length: 8 }, async () => { while (pool.length < 200) pool.push((await postToken(server.tokenUrl, JSON.stringify(APP), 'application/json')).refresh_token as string); }));
+await load({ ...refreshLoad(server.tokenUrl, pool), seconds: 2, connections: 32 });
+const c0 = cpuSeconds(server.child.pid!);
+const r = await load({ ...refreshLoad(server.tokenUrl, pool), seconds, connections: 32 });
+const c1 = cpuSeconds(server.child.pid!);
+console.log(JSON.stringify({ rate: r.rate, p99: r.p99, non2xx: r.non2xx, cpuUs: ((c1 - c0) / r.ok) * 1e6 }));
+await stopChild(server);
+killAll();
