@@ -15,6 +15,7 @@
 //   and throughput / p99 against concurrency for refresh, password and gateway (the charts).
 // Fails (exit 1) on any non-2xx answer or socket error during a measured phase.
 import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
@@ -30,7 +31,7 @@ import { startArgon2Verifier } from './token/probes.js';
 import { REPO_ROOT, killAll, lineReader, log, startScript, stopChild, tempDir } from './token/processes.js';
 import { startReference } from './token/reference.js';
 import { sweepChart, type SweepPoint } from './suite/charts.js';
-import { alone, httpSide, paired, sweep, type Measured, type Side } from './suite/measure.js';
+import { alone, httpSide, paired, sweep, type Measured, type Pair, type Side } from './suite/measure.js';
 import { startRoundTripCounter } from './suite/pg-round-trips.js';
 import { formatMarkdown, formatTable, type SuiteResult } from './suite/report.js';
 import { seedPostgres, seedSqlite } from './suite/seed.js';
@@ -132,6 +133,7 @@ async function sqliteRows(o: SuiteOptions, launch: ServerLaunch) {
   const dataDir = tempDir('antpeer-bench-suite-');
   const port = await freePort();
   const server = await startOurServer(launch, { ...BENCH_SERVER_ENV, PORT: String(port), ANTPEER_DATA_DIR: dataDir });
+  const servers = [server];
   const refPool: string[] = [];
   const reference = await startReference(refPool, poolNeed(Math.max(...o.sweeps.refresh)));
   const verifier = await startArgon2Verifier({ ...OWASP_ARGON2ID });
@@ -154,7 +156,7 @@ async function sqliteRows(o: SuiteOptions, launch: ServerLaunch) {
     await verifier.close();
 
     // 2. Refresh grants vs the reference, 10,000 live sessions in our store.
-    const seedSmall = await timed(`seeding ${SMALL_STORE.toLocaleString('en-US')} sessions (SQLite)`, () => seedSqlite(join(dataDir, SQLITE_FILENAME), 0, SMALL_STORE));
+    await timed(`seeding ${SMALL_STORE.toLocaleString('en-US')} sessions (SQLite)`, () => seedSqlite(join(dataDir, SQLITE_FILENAME), 0, SMALL_STORE));
     const ours = ourRefreshSide('refresh grant (ours, SQLite FULL)', server, pool);
     const theirs = httpSide('refresh grant (@node-oauth/oauth2-server, SQLite FULL)', reference.process.child.pid, () => refreshLoad(reference.tokenUrl, refPool, reference.clientCredentials), (connections) =>
       topUp(refPool, poolNeed(connections), reference.tokenUrl, reference.loginBody, 'application/x-www-form-urlencoded'),
@@ -162,21 +164,24 @@ async function sqliteRows(o: SuiteOptions, launch: ServerLaunch) {
     const refreshPair = await paired(ours, theirs, { ...run, connections: o.connections.refresh });
     const refreshSweep = await sweep([ours, theirs], o.sweeps.refresh, o.sweepSeconds);
 
-    // The same store with `sessions` live sessions.
-    const small = await alone(ours, { ...run, connections: o.connections.refresh });
-    const seedLarge = await timed(`seeding ${(o.sessions - SMALL_STORE).toLocaleString('en-US')} more sessions (SQLite)`, () =>
-      seedSqlite(join(dataDir, SQLITE_FILENAME), SMALL_STORE, o.sessions),
-    );
-    const large = await alone(ours, { ...run, connections: o.connections.refresh });
+    // A second server over a store seeded with `sessions` live sessions, interleaved with the first (10,000).
+    const largeDir = tempDir('antpeer-bench-suite-large-');
+    const largeServer = await startOurServer(launch, { ...BENCH_SERVER_ENV, PORT: String(await freePort()), ANTPEER_DATA_DIR: largeDir });
+    servers.push(largeServer);
+    const seedLarge = await timed(`seeding ${o.sessions.toLocaleString('en-US')} sessions (SQLite)`, () => seedSqlite(join(largeDir, SQLITE_FILENAME), 0, o.sessions));
+    const large = ourRefreshSide(`refresh grant (ours, SQLite FULL, ${o.sessions.toLocaleString('en-US')} sessions)`, largeServer, []);
+    // A fresh process: as much warm-up as the first server had before its own pair.
+    await large.measure(3 * o.warmup, o.connections.refresh);
+    const largeStore = await paired(large, ours, { ...run, connections: o.connections.refresh });
     return {
       password: passwordPair,
       passwordSweep,
       refresh: refreshPair,
       refreshSweep,
-      largeStore: { small, large, seedSeconds: seedLarge.seconds + seedSmall.seconds },
+      largeStore: { pair: largeStore, seedSeconds: seedLarge.seconds },
     };
   } finally {
-    await Promise.all([stopChild(server), stopChild(reference.process)]);
+    await Promise.all([...servers.map(stopChild), stopChild(reference.process)]);
     if (server.stderr().trim()) log(`our server's stderr (tail):\n${server.stderr().trim().slice(-2000)}`);
   }
 }
@@ -212,7 +217,7 @@ async function gatewayRows(o: SuiteOptions, launch: ServerLaunch) {
 
 export type PostgresRows =
   | { skipped: string }
-  | { small: Measured; large: Measured; statementsPerRefresh: number; seedSeconds: number };
+  | { small: Measured; large: Pair; statementsPerRefresh: number; seedSeconds: number };
 
 async function postgresRows(o: SuiteOptions, launch: ServerLaunch): Promise<PostgresRows> {
   const admin = new pg.Client({ connectionString: DATABASE_URL, connectionTimeoutMillis: 3000 });
@@ -235,12 +240,13 @@ async function postgresRows(o: SuiteOptions, launch: ServerLaunch): Promise<Post
   });
   const relay = await startRoundTripCounter({ host: new URL(DATABASE_URL).hostname, port: Number(new URL(DATABASE_URL).port || 5432) });
   const servers: ServeProcess[] = [];
+  const schemas = [schema];
   try {
     const server = await startOurServer(launch, env(ports[0], DATABASE_URL));
     servers.push(server);
     const pool: string[] = [];
     const run = { slices: o.slices, seconds: o.seconds, warmup: o.warmup, connections: o.connections.refresh };
-    const seedSmall = await timed(`seeding ${SMALL_STORE.toLocaleString('en-US')} sessions (PostgreSQL)`, () => seedPostgres(DATABASE_URL, schema, 0, SMALL_STORE));
+    await timed(`seeding ${SMALL_STORE.toLocaleString('en-US')} sessions (PostgreSQL)`, () => seedPostgres(DATABASE_URL, schema, 0, SMALL_STORE));
     const ours = ourRefreshSide('refresh grant (ours, PostgreSQL)', server, pool);
     const small = await alone(ours, run);
 
@@ -260,16 +266,22 @@ async function postgresRows(o: SuiteOptions, launch: ServerLaunch): Promise<Post
     const statementsPerRefresh = (relay.count() - before) / Math.max(1, refreshes);
     log(`PostgreSQL: ${statementsPerRefresh.toFixed(2)} statements per refresh (${counting.ok} refreshes)`);
     await stopChild(counted);
+    servers.splice(servers.indexOf(counted), 1);
 
-    const seedLarge = await timed(`seeding ${(o.sessions - SMALL_STORE).toLocaleString('en-US')} more sessions (PostgreSQL)`, () =>
-      seedPostgres(DATABASE_URL, schema, SMALL_STORE, o.sessions),
-    );
-    const large = await alone(ours, run);
-    return { small, large, statementsPerRefresh, seedSeconds: seedSmall.seconds + seedLarge.seconds };
+    // A second instance over a schema of its own seeded with `sessions` live sessions, interleaved with the first (10,000).
+    const largeSchema = `${schema}_large`;
+    schemas.push(largeSchema);
+    const largeServer = await startOurServer(launch, { ...env(ports[1], DATABASE_URL), ANTPEER_DATABASE_SCHEMA: largeSchema });
+    servers.push(largeServer);
+    const seedLarge = await timed(`seeding ${o.sessions.toLocaleString('en-US')} sessions (PostgreSQL)`, () => seedPostgres(DATABASE_URL, largeSchema, 0, o.sessions));
+    const large = ourRefreshSide(`refresh grant (ours, PostgreSQL, ${o.sessions.toLocaleString('en-US')} sessions)`, largeServer, []);
+    await large.measure(3 * o.warmup, o.connections.refresh);
+    const largePair = await paired(large, ours, run);
+    return { small, large: largePair, statementsPerRefresh, seedSeconds: seedLarge.seconds };
   } finally {
     await Promise.all(servers.map(stopChild));
     await relay.close();
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined);
+    for (const name of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`).catch(() => undefined);
     await admin.end();
   }
 }
@@ -278,6 +290,7 @@ async function postgresRows(o: SuiteOptions, launch: ServerLaunch): Promise<Post
 
 async function run(o: SuiteOptions): Promise<void> {
   const started = performance.now();
+  const loadBefore = os.loadavg()[0] ?? 0;
   const launch = serverLaunch({ serverMain: null, profileDir: null });
   const sqlite = await sqliteRows(o, launch);
   const gateway = await gatewayRows(o, launch);
@@ -298,6 +311,7 @@ async function run(o: SuiteOptions): Promise<void> {
     guard: { rate: fresh.rate, p99: fresh.p99 ?? NaN, ceiling: ceiling.rate },
     postgres,
     seconds: (performance.now() - started) / 1000,
+    loadAverage: [loadBefore, os.loadavg()[0] ?? 0],
   };
   const table = formatTable(result);
   process.stdout.write(`\n${table}\n`);
