@@ -31,6 +31,7 @@ import { startArgon2Verifier } from './token/probes.js';
 import { REPO_ROOT, killAll, lineReader, log, startScript, stopChild, tempDir } from './token/processes.js';
 import { startReference } from './token/reference.js';
 import { sweepChart, type SweepPoint } from './suite/charts.js';
+import { withCpu } from './suite/cpu.js';
 import { alone, httpSide, paired, sweep, type Measured, type Pair, type Side } from './suite/measure.js';
 import { startRoundTripCounter } from './suite/pg-round-trips.js';
 import { formatMarkdown, formatTable, type SuiteResult } from './suite/report.js';
@@ -145,8 +146,8 @@ async function sqliteRows(o: SuiteOptions, launch: ServerLaunch) {
     const raw: Side = {
       name: `raw @node-rs/argon2 verify (${verifier.concurrency} in flight)`,
       async measure(seconds) {
-        const slice = await verifier.measure(seconds);
-        return { ok: slice.count, seconds: slice.elapsed, p50: NaN, p99: NaN, cpu: null };
+        const { result: slice, cpu } = await withCpu([verifier.pid], () => verifier.measure(seconds));
+        return { ok: slice.count, seconds: slice.elapsed, p50: NaN, p99: NaN, cpu: cpu[0] ?? null };
       },
     };
     const password = httpSide('password grant (ours)', server.child.pid, () => passwordLoad(server.tokenUrl, APP, pool));

@@ -24,6 +24,8 @@ export interface Argon2Slice {
 export interface Argon2Verifier {
   /** How many verifications it keeps in flight (the libuv threadpool size). */
   concurrency: number;
+  /** Its process id (for its CPU time). */
+  pid: number;
   /** Verifies for `seconds`; idle before and after. */
   measure(seconds: number): Promise<Argon2Slice>;
   close(): Promise<void>;
@@ -39,6 +41,7 @@ export async function startArgon2Verifier(argon2: Argon2Parameters): Promise<Arg
   const { concurrency } = JSON.parse(await nextLine()) as { concurrency: number };
   return {
     concurrency,
+    pid: verifier.child.pid as number,
     async measure(seconds) {
       verifier.child.stdin?.write(`measure ${seconds}\n`);
       return JSON.parse(await nextLine()) as Argon2Slice;
