@@ -178,6 +178,8 @@ export function formatMarkdown(r: SuiteResult, tableText: string, charts: Array<
     'depend on what else the machine does; the CPU per request and the ratios of interleaved',
     'measurements (ours, reference, ours, reference, …) are the figures to compare between runs.',
     '',
+    'Why the targets not met are not met, with the profiles that show it: [performance-notes.md](performance-notes.md).',
+    '',
     '## Machine',
     '',
     machine(),
