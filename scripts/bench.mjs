@@ -1,6 +1,7 @@
-// Runs a benchmark: `npm run bench:token`, `npm run bench:guard`, `npm run bench:client`
-// (or `npm run bench -- <name>`, which also runs `forward-auth`). Each prints a table with ratios
-// measured in the same run.
+// Runs the benchmarks. `npm run bench` (no name) runs every target in one run and writes
+// docs/benchmarks.md with its charts (packages/server/bench/suite.ts; `npm run bench -- --quick`
+// in a few minutes). One part alone: `npm run bench -- <name> [options]`, or `npm run bench:token`,
+// `bench:guard`, `bench:client`. Each prints a table with ratios measured in the same run.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
@@ -13,10 +14,13 @@ const benches = {
   purge: 'packages/server/bench/purge.ts',
   dpop: 'packages/server/bench/dpop.ts',
 };
-const [name, ...args] = process.argv.slice(2);
-const file = benches[name];
+const SUITE = 'packages/server/bench/suite.ts';
+const [first, ...rest] = process.argv.slice(2);
+const named = first !== undefined && !first.startsWith('-');
+const file = named ? benches[first] : SUITE;
+const args = named ? rest : process.argv.slice(2);
 if (!file || !existsSync(file)) {
-  console.error(`usage: npm run bench -- <${Object.keys(benches).join('|')}> [options]`);
+  console.error(`usage: npm run bench [-- --quick]   or   npm run bench -- <${Object.keys(benches).join('|')}> [options]`);
   process.exit(2);
 }
 // Benchmarks start the built `antpeer-auth` binary: build first so they never measure stale code.

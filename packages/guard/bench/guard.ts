@@ -181,8 +181,12 @@ function printTable(rows: readonly BenchRow[]): void {
   for (const line of lines.slice(1)) console.log(format(line));
 }
 
-export async function runGuardBench(): Promise<BenchRow[]> {
-  const { duration, rounds, connections } = benchOptions();
+/** The guard's rows (and, with `gateway`, the gateway's), measured with `options` (else the command line's). */
+export async function runGuardBench(
+  options: { duration: number; rounds: number; connections: number } = benchOptions(),
+  { gateway = true }: { gateway?: boolean } = {},
+): Promise<BenchRow[]> {
+  const { duration, rounds, connections } = options;
   const issuer = await FakeIssuer.start(Date.now);
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   issuer.published = [{ ...publicKey.export({ format: 'jwk' }), kid: 'bench', alg: 'EdDSA', use: 'sig' }];
@@ -251,13 +255,12 @@ export async function runGuardBench(): Promise<BenchRow[]> {
         ratio: { value: freshRun.rate / ceiling, versus: 'raw verify', target: 0.9 },
         note: `${minted > 0 ? `${minted} tokens minted during the run; ` : ''}CPU bound here ≈ ${Math.round(1 / (1 / unguardedRun.rate + 1 / (cpus().length * ceiling)))}/s`,
       },
-      ...(await gatewayRows(context)),
+      ...(gateway ? await gatewayRows(context) : []),
     ];
     console.log(
       `\n@antpeer/guard benchmark: best of ${rounds} interleaved rounds of ${duration}s, ${connections} connections, ` +
         `${cpus().length} CPUs shared with the load generator, ${Math.round((performance.now() - started) / 1000)}s\n`,
     );
-    printTable(rows);
     return rows;
   } finally {
     await Promise.all(children.map(stopServer));
@@ -268,5 +271,5 @@ export async function runGuardBench(): Promise<BenchRow[]> {
 if (process.argv[2] === SERVE_FLAG) {
   await serve(process.argv[3] ?? 'guarded', process.argv[4] ?? '');
 } else if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  await runGuardBench();
+  printTable(await runGuardBench());
 }

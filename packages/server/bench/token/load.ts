@@ -14,9 +14,11 @@ export interface LoadResult {
 
 export interface LoadOptions {
   url: string;
+  /** POST unless said otherwise. */
+  method?: 'GET' | 'POST';
   headers: Record<string, string>;
-  /** A fixed body, or one built per request (called once per request sent). */
-  body: string | (() => string);
+  /** A fixed body, or one built per request (called once per request sent); none for a GET. */
+  body?: string | (() => string);
   /** Called with every 2xx answer's body. */
   onOk?: (body: string) => void;
   seconds: number;
@@ -34,7 +36,7 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
     timeout: 10,
     requests: [
       {
-        method: 'POST',
+        method: options.method ?? 'POST',
         headers: options.headers,
         ...(typeof body === 'string' ? { body } : {}),
         ...(typeof body === 'function'

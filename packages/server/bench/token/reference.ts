@@ -10,6 +10,8 @@ export interface ReferenceServer {
   tokenUrl: string;
   /** Appended to every refresh body: the reference authenticates its client; ours ignores these. */
   clientCredentials: string;
+  /** A password grant's form body (to start more sessions). */
+  loginBody: string;
 }
 
 /** Starts the reference (idle until its refresh slices) and logs in until `pool` holds `size` sessions. */
@@ -28,5 +30,5 @@ export async function startReference(pool: string[], size: number): Promise<Refe
     client_secret: REFERENCE_CLIENT.secret,
   }).toString();
   await fillPool(pool, size, tokenUrl, login, 'application/x-www-form-urlencoded');
-  return { process: reference, tokenUrl, clientCredentials: `&client_id=${REFERENCE_CLIENT.id}&client_secret=${REFERENCE_CLIENT.secret}` };
+  return { process: reference, tokenUrl, loginBody: login, clientCredentials: `&client_id=${REFERENCE_CLIENT.id}&client_secret=${REFERENCE_CLIENT.secret}` };
 }

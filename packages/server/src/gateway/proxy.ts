@@ -97,18 +97,26 @@ export function createUpstreamProxy(upstream: URL, config: GatewayConfig, metric
     // An https upstream must prove who it is before it is sent the caller's identity.
     connect: { rejectUnauthorized: true },
   });
+  const activeGauge = metrics.gatewayQueue.labels({ state: 'active' });
+  const waitingGauge = metrics.gatewayQueue.labels({ state: 'waiting' });
   const queue = new UpstreamQueue({
     slots: config.upstreamConnections,
     maxWaiting: config.upstreamQueueLimit,
     maxWaitMs: config.upstreamQueueTimeoutMs,
     onChange: (active, waiting) => {
-      metrics.gatewayQueue.set({ state: 'active' }, active);
-      metrics.gatewayQueue.set({ state: 'waiting' }, waiting);
+      activeGauge.set(active);
+      waitingGauge.set(waiting);
     },
   });
   const bodyLimit = config.gatewayBodyLimitBytes;
   const forwarding = { forwardAuthorization: config.upstreamForwardAuthorization, forwardCookies: config.upstreamForwardCookies };
-  const outcome = (name: string) => metrics.gatewayRequests.inc({ outcome: name });
+  // Bound once: every request moves these, and a labelled call hashes its labels each time.
+  const outcomes = new Map<string, { inc(): void }>();
+  const outcome = (name: string) => {
+    let counter = outcomes.get(name);
+    if (counter === undefined) outcomes.set(name, (counter = metrics.gatewayRequests.labels({ outcome: name })));
+    counter.inc();
+  };
 
   async function forward(request: FastifyRequest, reply: FastifyReply, identity: GatewayIdentity, path: string): Promise<void> {
     const length = declaredLength(request.headers['content-length']);

@@ -210,10 +210,18 @@ export function storeObserver(metrics: Metrics): StoreObserver {
  * labels do not change with `ANTPEER_BASE_PATH`.
  */
 export function responseCounter(metrics: Metrics, basePath: string) {
+  // Each (route pattern, status) pair's counter, bound on first use: both sets are small and fixed,
+  // and a labelled call would hash its labels on every answer.
+  const counters = new Map<string, { inc(): void }>();
   return function countResponse(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
     const url = request.routeOptions.url;
-    const route = url === undefined ? 'unmatched' : url.startsWith(`${basePath}/`) ? url.slice(basePath.length) : url;
-    metrics.responses.inc({ route, status: String(reply.statusCode) });
+    const key = `${reply.statusCode} ${url ?? ''}`;
+    let counter = counters.get(key);
+    if (counter === undefined) {
+      const route = url === undefined ? 'unmatched' : url.startsWith(`${basePath}/`) ? url.slice(basePath.length) : url;
+      counters.set(key, (counter = metrics.responses.labels({ route, status: String(reply.statusCode) })));
+    }
+    counter.inc();
     done();
   };
 }

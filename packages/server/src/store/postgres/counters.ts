@@ -1,16 +1,25 @@
 import type { Counter, CounterStore, CounterWrites } from '../port.js';
+import { TurnBatcher } from './batch.js';
 import type { PostgresDatabase } from './database.js';
 
 /**
  * Failure counters on PostgreSQL. An update holds a transaction-scoped advisory lock per key,
  * taken in sorted order (so two updates never deadlock), while it reads, decides and writes: a
- * check-and-increment that no other instance can interleave with.
+ * check-and-increment that no other instance can interleave with. Plain reads (every refresh
+ * checks its source's) of one event-loop turn are one statement.
  */
 export class PostgresCounterStore implements CounterStore {
-  constructor(private readonly d: PostgresDatabase) {}
+  readonly #reads: TurnBatcher<readonly string[], ReadonlyMap<string, Counter>>;
 
-  async read(keys: readonly string[]): Promise<ReadonlyMap<string, Counter>> {
-    return this.#read((sql, values) => this.d.query(sql, values), keys);
+  constructor(private readonly d: PostgresDatabase) {
+    this.#reads = new TurnBatcher<readonly string[], ReadonlyMap<string, Counter>>(async (batches) => {
+      const all = await this.#read((sql, values) => this.d.query(sql, values), [...new Set(batches.flat())]);
+      return batches.map((keys) => new Map(keys.flatMap((key) => (all.has(key) ? [[key, all.get(key) as Counter]] : []))));
+    });
+  }
+
+  read(keys: readonly string[]): Promise<ReadonlyMap<string, Counter>> {
+    return this.#reads.call(keys);
   }
 
   async #read(

@@ -106,6 +106,22 @@ export function describeCounterStore(open: OpenStore): void {
       for (const [i, key] of keys.entries()) assert.equal(counters.get(key)?.count, i + 1, `key #${i}`);
     });
 
+    it('concurrent reads, of overlapping and absent keys, each answer only the keys they named', async () => {
+      for (const [i, key] of ['a', 'b', 'c'].entries()) {
+        for (let n = 0; n <= i; n += 1) await increment([key]);
+      }
+      const asks = [['a'], ['b', 'absent'], [], ['c', 'a'], ['absent'], ['a', 'b', 'c']];
+      const answers = await Promise.all(asks.map((keys) => f.store.counters.read(keys)));
+      const count = { a: 1, b: 2, c: 3 } as Record<string, number>;
+      asks.forEach((keys, i) => {
+        assert.deepEqual(
+          answers[i],
+          new Map(keys.filter((key) => key in count).map((key) => [key, { count: count[key], resetAt: T0 + WINDOW }])),
+          `read #${i} of ${keys.join(',')}`,
+        );
+      });
+    });
+
     it('50 concurrent increments of one key are each counted once', async () => {
       await f.warmUp();
       const results = await Promise.all(Array.from({ length: 50 }, () => increment(['contested'])));

@@ -59,6 +59,19 @@ export function describeSessionChanges(open: OpenStore): void {
         assert.equal(await f.store.sessions.getContext(randomUUID()), null);
       });
 
+      it('concurrent reads of many sessions, some repeated, some unknown, each get their own', async () => {
+        const users = await Promise.all(['ann', 'ben', 'cat'].map((name) => f.addUser(name)));
+        const sessions = await Promise.all(Array.from({ length: 12 }, (_, i) => f.openSession(users[i % 3] as (typeof users)[number], { at: T0 + i })));
+        const ids = [...sessions.map((session) => session.id), randomUUID(), ...sessions.slice(0, 4).map((session) => session.id), randomUUID()];
+
+        const contexts = await Promise.all(ids.map((id) => f.store.sessions.getContext(id)));
+
+        contexts.forEach((context, i) => {
+          const session = sessions.find((candidate) => candidate.id === ids[i]);
+          assert.deepEqual(context, session ? { session, user: users.find((user) => user.id === session.userId), realmNotBefore: 0 } : null);
+        });
+      });
+
       it('each session comes with its own user', async () => {
         const alice = await f.addUser('alice');
         const bob = await f.addUser('bob');
@@ -201,6 +214,26 @@ export function describeSessionChanges(open: OpenStore): void {
         const winner = changes[applied.indexOf(true)] as SessionChange;
         assert.deepEqual(await f.store.sessions.get(session.id), changed(session, winner));
         assert.deepEqual(await auditTrail(), [winner.audit]);
+      });
+
+      it('of concurrent rotations without audit events, several per session from one snapshot, exactly one per session applies, whole', async () => {
+        const user = await f.addUser();
+        const sessions = await Promise.all(Array.from({ length: 20 }, (_, i) => f.openSession(user, { at: T0 + i })));
+        await f.warmUp();
+        // Each session raced by 3 rotations with distinct times and sources, interleaved across sessions.
+        const changes = [0, 1, 2].flatMap((racer) =>
+          sessions.map((session) => rotation(session, T0 + (racer + 1) * SECOND, undefined, { address: `192.0.2.${racer}`, userAgent: `racer ${racer}` })),
+        );
+
+        const applied = await Promise.all(changes.map((change) => f.store.sessions.apply(change)));
+
+        for (const session of sessions) {
+          const mine = changes.flatMap((change, i) => (change.sessionId === session.id ? [i] : []));
+          const winners = mine.filter((i) => applied[i]);
+          assert.equal(winners.length, 1, `session ${session.id}: ${mine.map((i) => Number(applied[i])).join('')}`);
+          assert.deepEqual(await f.store.sessions.get(session.id), changed(session, changes[winners[0] as number] as SessionChange));
+        }
+        assert.deepEqual(await auditTrail(), []);
       });
 
       it('changes to many sessions at once all apply, each to its own session', async () => {
