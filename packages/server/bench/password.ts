@@ -172,6 +172,8 @@ async function main(): Promise<void> {
     ANTPEER_BOOTSTRAP_PASSWORD: APP.password,
     // The flood's addresses come in X-Forwarded-For, as from one load balancer in front.
     ANTPEER_TRUST_PROXY: '1',
+    // Every password grant here starts a session of the one bench application.
+    ANTPEER_MAX_SESSIONS_PER_CLIENT: '10000000',
     ...SERVER_ENV,
   });
   await waitHealthy(server, `${origin}/healthz`);

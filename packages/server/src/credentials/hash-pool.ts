@@ -140,6 +140,18 @@ export class HashPool {
     return { running, queued: this.#queue.length };
   }
 
+  /**
+   * Whether a hash asked for now would be refused at once (every thread busy, and the queue full or
+   * its wait too long), so a caller can shed a request before doing any other work for it.
+   */
+  wouldRefuse(): boolean {
+    this.#refuseStale();
+    return (
+      this.load.running >= this.#options.concurrency &&
+      (this.#queue.length >= this.#options.queueLimit || this.#expectedWaitMs() > this.#options.maxWaitMs)
+    );
+  }
+
   /** Runs `request` on a hashing thread. @throws {OverloadedError} when the pool is full or the wait too long. */
   run(request: HashRequest, signal?: AbortSignal): Promise<string | PasswordCheck> {
     return new Promise((resolve, reject) => {

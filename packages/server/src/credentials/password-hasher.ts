@@ -68,6 +68,11 @@ export class PasswordHasher {
     return storedHash === null ? { valid: false, upgradedHash: null } : result;
   }
 
+  /** Whether a check asked for now would be refused as overloaded (see {@link HashPool.wouldRefuse}). */
+  get saturated(): boolean {
+    return this.#pool.wouldRefuse();
+  }
+
   /** Hashes being computed and waiting, for metrics and tests. */
   get load(): { running: number; queued: number } {
     return this.#pool.load;

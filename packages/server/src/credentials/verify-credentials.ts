@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
-import { TooManyRequestsError } from '../errors.js';
+import { OverloadedError, TooManyRequestsError } from '../errors.js';
 import type { AuditKind } from '../audit/kinds.js';
 import type { AuditEvent, Source, Store, User } from '../store/port.js';
 import type { BruteForceGuard } from './brute-force.js';
+import { OVERLOAD_RETRY_AFTER } from './hash-pool.js';
 import type { PasswordCheck, PasswordHasher } from './password-hasher.js';
 import { MAX_USERNAME_LENGTH } from './rules.js';
 
@@ -24,7 +25,8 @@ function loginEvent(type: AuditKind, now: number, source: Source, user: User | n
  * Checks a client application's username and password (DESIGN §2). The attempt is first reserved
  * against the brute-force limits in one atomic store step; a locked (username, source) pair, or a
  * username locked for unknown sources, returns null at once without hashing, exactly as a wrong
- * password would answer. An admitted attempt costs exactly one hash verification, known user or
+ * password would answer. When the hashing threads are saturated the attempt is refused first, with
+ * nothing reserved or recorded. An admitted attempt costs exactly one hash verification, known user or
  * not. A stored hash with old parameters is upgraded on success. The caller decides what a
  * disabled account means.
  * @throws {TooManyRequestsError} when the source is over its failure rate.
@@ -36,6 +38,10 @@ export async function verifyCredentials(
   source: Source,
   signal?: AbortSignal,
 ): Promise<User | null> {
+  // A login the hashing threads cannot take is refused before it costs anything else (a counter
+  // reservation and its release are two store writes): under a flood, the event loop's time goes
+  // to the requests it can still answer.
+  if (deps.hasher.saturated) throw new OverloadedError(OVERLOAD_RETRY_AFTER);
   // No client application can have a longer name: counting such a name would only let a client
   // make the store hash and keep arbitrarily large keys for nothing.
   const name = username.length > MAX_USERNAME_LENGTH ? null : username;

@@ -69,6 +69,37 @@ describe('POST {base}/auth/token when password hashing is saturated', () => {
     }
   });
 
+  it('sheds a login the hashing threads cannot take before any store work: nothing reserved, nothing audited', async () => {
+    const { h, probe, close } = await heldHarness({ ANTPEER_HASH_CONCURRENCY: '1', ANTPEER_HASH_QUEUE: '1' });
+    try {
+      probe.hold();
+      const fromAddress = (remoteAddress: string) =>
+        h.server.app.inject({ method: 'POST', url: TOKEN_PATH, remoteAddress, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(OTHER) });
+      const held = [fromAddress('198.51.100.1'), fromAddress('198.51.100.2')];
+      await until(() => h.server.auth.hasher.load.running === 1 && h.server.auth.hasher.load.queued === 1, 'the pool is full');
+
+      const { counters, audit } = h.server.auth.store;
+      let counterUpdates = 0;
+      const update = counters.update.bind(counters);
+      counters.update = (...args) => {
+        counterUpdates++;
+        return update(...args);
+      };
+      const auditBefore = (await audit.list({ limit: 1000 })).length;
+      for (let i = 0; i < 20; i++) {
+        const refused = await h.token({ username: `nobody-${i}`, password: 'a wrong password' });
+        assert.equal(refused.statusCode, 503, refused.body);
+      }
+      assert.equal(counterUpdates, 0, 'no failure counter was reserved or released for a shed login');
+      assert.equal((await audit.list({ limit: 1000 })).length, auditBefore, 'a shed login is not an audited attempt');
+
+      probe.release();
+      for (const response of await Promise.all(held)) assert.equal(response.statusCode, 200, response.body);
+    } finally {
+      await close();
+    }
+  });
+
   it('does not hash the password of a client that closed its connection while its login waited', async () => {
     const { h, probe, close } = await heldHarness({ ANTPEER_HASH_CONCURRENCY: '1', ANTPEER_HASH_QUEUE: '4' }, { listen: true });
     try {
