@@ -98,6 +98,19 @@ function readCookie(header: string | undefined, name: string): string | null {
   return null;
 }
 
+/**
+ * A query with every parameter a string, as the pages read it: a repeated parameter keeps its first
+ * value, like a form field (`?q=a&q=b` would otherwise be an array no page expects).
+ */
+function firstValues(query: unknown): Record<string, string> {
+  const result: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [name, value] of Object.entries((query ?? {}) as Record<string, unknown>)) {
+    const first: unknown = Array.isArray(value) ? value[0] : value;
+    if (typeof first === 'string') result[name] = first;
+  }
+  return result;
+}
+
 function assets(): Map<string, { type: string; body: Buffer }> {
   const require = createRequire(import.meta.url);
   const own = (name: string) => new URL(`../../assets/console/${name}`, import.meta.url);
@@ -186,8 +199,9 @@ export async function registerConsole(scope: FastifyInstance, auth: AuthService,
   });
   scope.addContentTypeParser('*', (_request, _payload, done) => done(new ConsoleError(415, 'Forms are sent as application/x-www-form-urlencoded.')));
 
-  scope.addHook('onRequest', async (_request, reply) => {
+  scope.addHook('onRequest', async (request, reply) => {
     reply.headers(SECURITY_HEADERS);
+    request.query = firstValues(request.query);
   });
   scope.addHook('preHandler', async (request, reply) => {
     const isChange = request.method !== 'GET' && request.method !== 'HEAD';
