@@ -77,6 +77,16 @@ describe('DPoP-bound tokens at the guard (RFC 9449 §7)', () => {
     assert.match(answer.challenge, /^DPoP /);
   });
 
+  test('an invalid token presented with the DPoP scheme (garbage, expired, forged) gets a DPoP challenge, not a Bearer one', async () => {
+    const expired = await issuer.mint({ claims: { cnf: { jkt: key.jkt }, exp: nowSec() - 60 } });
+    for (const token of ['not-a-token', 'a.b.c', expired, `${boundToken.slice(0, -4)}AAAA`]) {
+      const answer = await call({ authorization: `DPoP ${token}`, dpop: await proof({ accessToken: token }) });
+      assert.equal(answer.status, 401);
+      assert.equal(answer.body.error, 'invalid_token');
+      assert.match(answer.challenge, /^DPoP realm="accounts", algs="ES256 EdDSA", error="invalid_token"/, token.slice(0, 12));
+    }
+  });
+
   test('a replayed proof is refused', async () => {
     const once = await proof();
     assert.equal((await call({ authorization: `DPoP ${boundToken}`, dpop: once })).status, 200);

@@ -342,7 +342,16 @@ export function createVerifier(options: VerifierOptions): Verifier {
     dpopAlgorithms,
     verify,
     async verifyPresented(scheme, token, request) {
-      const identity = await verify(token);
+      let identity: Identity;
+      try {
+        identity = await verify(token);
+      } catch (error) {
+        // A client that used the DPoP scheme is answered in it (RFC 9449 §7.1), whatever is wrong with the token.
+        if (scheme === 'DPoP' && error instanceof InvalidTokenError && error.scheme !== 'DPoP') {
+          throw new InvalidTokenError(error.reason, error.message, { cause: error, scheme: 'DPoP' });
+        }
+        throw error;
+      }
       if (scheme === 'DPoP') await checkProof(identity, token, request);
       else if (boundKeyOf(identity) !== undefined) {
         throw new InvalidTokenError('dpop_bound', 'a DPoP-bound token presented as a bearer token');

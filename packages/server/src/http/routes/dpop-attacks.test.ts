@@ -109,6 +109,21 @@ describe('attacks with DPoP proofs', () => {
     }
   });
 
+  it('a token presented under the DPoP scheme is refused with a DPoP challenge whatever is wrong with it (garbage, foreign, ended session)', async () => {
+    const login = (await h.token(CLIENT, { dpop: await makeProof(keyA, { htu: tokenUrl(), now: h.clock.now() }) })).json<{ access_token: string; refresh_token: string }>();
+    const revoke = await h.server.app.inject({ method: 'POST', url: `${BASE_PATH}/auth/logout`, headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ refresh_token: login.refresh_token }) });
+    assert.equal(revoke.statusCode, 204, revoke.body);
+    for (const url of [`${BASE_PATH}/accounts`, `${BASE_PATH}/auth/verify`]) {
+      const htu = `http://localhost:80${url === `${BASE_PATH}/auth/verify` ? '/' : url}`;
+      for (const token of ['not-a-token', 'a.b.c', login.access_token]) {
+        const dpop = await makeProof(keyA, { htm: 'GET', htu, now: h.clock.now(), accessToken: token });
+        const response = await h.server.app.inject({ method: 'GET', url, headers: { authorization: `DPoP ${token}`, dpop } });
+        assert.equal(response.statusCode, 401, `${url} ${token.slice(0, 12)}`);
+        assert.match(String(response.headers['www-authenticate']), /^DPoP realm="[^"]+", algs="[^"]+", error="invalid_token"/, `${url} ${token.slice(0, 12)}`);
+      }
+    }
+  });
+
   it('no log line holds a proof, an access token or a refresh token', async () => {
     const dpop = await makeProof(keyA, { htu: tokenUrl(), now: h.clock.now() });
     const login = (await h.token(CLIENT, { dpop })).json<{ access_token: string; refresh_token: string }>();
