@@ -41,7 +41,8 @@ describe('attacks on the web console', () => {
 
   it('a cross-site sign-in (Sec-Fetch-Site, a foreign or opaque Origin) is refused with 403 and signs nobody in', async () => {
     await withConsole(async (h) => {
-      for (const headers of [{ 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }, { origin: 'https://evil.example' }, { origin: 'null' }, { origin: 'not a url' }]) {
+      const crossSite: Record<string, string>[] = [{ 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }, { origin: 'https://evil.example' }, { origin: 'null' }, { origin: 'not a url' }];
+      for (const headers of crossSite) {
         const response = await postLogin(h, ADMIN.name, ADMIN.password, headers);
         assert.equal(response.statusCode, 403, JSON.stringify(headers));
         assert.equal(consoleCookie(response), null);
@@ -50,6 +51,24 @@ describe('attacks on the web console', () => {
       assert.ok(!(await auditKinds(h)).includes('console_login_succeeded'));
       const sameOrigin = await postLogin(h, ADMIN.name, ADMIN.password, { 'sec-fetch-site': 'same-origin', origin: 'http://auth.example.com:8443', host: 'auth.example.com:8443' });
       assert.equal(sameOrigin.statusCode, 303, 'the console’s own form still signs in');
+    });
+  });
+
+  it('a same-origin change through a proxy whose Host names the default port is not refused as cross-site (every console change answered 403)', async () => {
+    await withConsole(async (h) => {
+      const client = await signedInClient(h);
+      const page = await client.get('/keys/rotate');
+      for (const [host, origin] of [['auth.example.com:443', 'https://auth.example.com'], ['localhost:80', 'http://localhost'], ['[::1]:80', 'http://[::1]']]) {
+        const response = await h.server.app.inject({
+          method: 'POST',
+          url: `${CONSOLE}/keys/rotate`,
+          headers: { host, origin, 'sec-fetch-site': 'same-origin', cookie: `antpeer_console=${client.cookie}`, 'content-type': 'application/x-www-form-urlencoded' },
+          payload: new URLSearchParams({ _csrf: csrfOf(page.body) }).toString(),
+        });
+        assert.equal(response.statusCode, 303, `${host} ${origin}: ${response.body.slice(0, 200)}`);
+      }
+      const otherPort = await postLogin(h, ADMIN.name, ADMIN.password, { host: 'auth.example.com:8443', origin: 'https://auth.example.com' });
+      assert.equal(otherPort.statusCode, 403, 'another port is another origin');
     });
   });
 

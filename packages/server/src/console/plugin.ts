@@ -133,7 +133,12 @@ function isCrossSite(request: FastifyRequest): boolean {
   const origin = request.headers.origin;
   if (origin === undefined) return false;
   try {
-    return new URL(origin).host !== request.host;
+    // Read under the origin's scheme, so that a Host naming its default port (a proxy that sets
+    // `Host: $host:$server_port`) is the same host as an Origin that leaves it out.
+    const { protocol, host } = new URL(origin);
+    const defaultPort = protocol === 'https:' ? ':443' : protocol === 'http:' ? ':80' : null;
+    const requestHost = request.host.toLowerCase();
+    return (defaultPort !== null && requestHost.endsWith(defaultPort) ? requestHost.slice(0, -defaultPort.length) : requestHost) !== host;
   } catch {
     return true;
   }
