@@ -87,6 +87,14 @@ describe('DPoP-bound tokens at the guard (RFC 9449 §7)', () => {
     }
   });
 
+  test('a Host that makes no URL is a proof that cannot match (401 invalid_dpop_proof), not a crash', async () => {
+    for (const host of ['[', 'a b', 'x:y:z']) {
+      const answer = await call({ host, authorization: `DPoP ${boundToken}`, dpop: await proof() });
+      assert.equal(answer.status, 401, host);
+      assert.equal(answer.body.error, 'invalid_dpop_proof');
+    }
+  });
+
   test('a replayed proof is refused', async () => {
     const once = await proof();
     assert.equal((await call({ authorization: `DPoP ${boundToken}`, dpop: once })).status, 200);

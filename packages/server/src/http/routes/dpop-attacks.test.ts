@@ -124,6 +124,30 @@ describe('attacks with DPoP proofs', () => {
     }
   });
 
+  it('a scheme or host from a trusted proxy that makes no URL is a proof that does not match, not a 500 (the guard threw on the request URI)', async () => {
+    const proxied = await startHarness({ ANTPEER_TRUST_PROXY: '127.0.0.1' });
+    try {
+      const tokenUrl = `${proxied.config.issuer}/auth/token`;
+      const login = (await proxied.token(CLIENT, { dpop: await makeProof(keyA, { htu: tokenUrl, now: proxied.clock.now() }) })).json<{ access_token: string }>();
+      for (const headers of [{ 'x-forwarded-proto': 'q00Aaa00AA' }, { 'x-forwarded-proto': 'javascript' }, { 'x-forwarded-host': 'a b' }, { 'x-forwarded-host': '[' }]) {
+        const url = `${BASE_PATH}/accounts`;
+        const dpop = await makeProof(keyA, { htm: 'GET', htu: `http://localhost:80${url}`, now: proxied.clock.now(), accessToken: login.access_token });
+        const gateway = await proxied.server.app.inject({ method: 'GET', url, headers: { ...headers, authorization: `DPoP ${login.access_token}`, dpop } });
+        assert.equal(gateway.statusCode, 401, `${JSON.stringify(headers)} ${gateway.body}`);
+        assert.match(String(gateway.headers['www-authenticate']), /^DPoP .*error="invalid_dpop_proof"/);
+        const verify = await proxied.server.app.inject({ method: 'GET', url: `${BASE_PATH}/auth/verify`, headers: { ...headers, authorization: `DPoP ${login.access_token}`, dpop, 'x-original-uri': '/accounts' } });
+        assert.equal(verify.statusCode, 401, `${JSON.stringify(headers)} ${verify.body}`);
+        const elsewhere = await proxied.token(CLIENT, { ...headers, dpop: await makeProof(keyA, { htu: 'https://elsewhere.example/auth/token', now: proxied.clock.now() }) });
+        assert.equal(elsewhere.statusCode, 400, `${JSON.stringify(headers)} ${elsewhere.body}`);
+        assert.equal(elsewhere.json<{ error: string }>().error, 'invalid_dpop_proof');
+        const issuer = await proxied.token(CLIENT, { ...headers, dpop: await makeProof(keyA, { htu: tokenUrl, now: proxied.clock.now() }) });
+        assert.equal(issuer.statusCode, 200, 'a proof naming the issuer’s URL still works');
+      }
+    } finally {
+      await proxied.close();
+    }
+  });
+
   it('no log line holds a proof, an access token or a refresh token', async () => {
     const dpop = await makeProof(keyA, { htu: tokenUrl(), now: h.clock.now() });
     const login = (await h.token(CLIENT, { dpop })).json<{ access_token: string; refresh_token: string }>();
