@@ -37,9 +37,11 @@ const actionArb = fc.constantFrom('enable', 'disable', 'require-dpop', 'allow-be
 
 /** A page or action of the console, from its own path. */
 const pageArb: fc.Arbitrary<string> = fc.oneof(
-  fc.constantFrom('/', '', '/login', '/logout', '/applications', '/sessions', '/policy', '/policy/not-before', '/keys', '/keys/rotate', '/audit', '/audit/export', '/dashboard.json', '/assets/console.css', '/assets/dashboard.js', '/assets/nothing', '/assets/..%2fconsole.css', '/no-such-page', '/login/', '/applications/'),
-  fc.tuple(idArb, actionArb).map(([id, action]) => `/applications/${id}/${action}`),
-  idArb.map((id) => `/sessions/${id}/revoke`),
+  { weight: 8, arbitrary: fc.constantFrom('/', '', '/logout', '/applications', '/sessions', '/policy', '/policy/not-before', '/keys', '/keys/rotate', '/audit', '/audit/export', '/dashboard.json') },
+  { weight: 4, arbitrary: fc.constant('/login') },
+  { weight: 1, arbitrary: fc.constantFrom('/assets/console.css', '/assets/dashboard.js', '/assets/nothing', '/assets/..%2fconsole.css', '/no-such-page', '/login/', '/applications/') },
+  { weight: 3, arbitrary: fc.tuple(idArb, actionArb).map(([id, action]) => `/applications/${id}/${action}`) },
+  { weight: 1, arbitrary: idArb.map((id) => `/sessions/${id}/revoke`) },
 );
 
 /** The console's prefix, straight or bent. */
@@ -76,12 +78,12 @@ const csrfArb: fc.Arbitrary<Text | null> = fc.oneof(
 
 const fieldNameArb = fc.constantFrom('name', 'password', 'username', 'q', 'confirm', '__proto__', 'constructor', '_csrf', '');
 const adminNameArb: fc.Arbitrary<Text> = fc.oneof(
-  { weight: 3, arbitrary: fc.constant<Text>(['fuzz-admin']) },
+  { weight: 6, arbitrary: fc.constant<Text>(['fuzz-admin']) },
   { weight: 1, arbitrary: fc.constantFrom('FUZZ-ADMIN', 'merchant-app', 'nobody', ' fuzz-admin').map((text): Text => [text]) },
   { weight: 2, arbitrary: valueArb },
 );
 const adminPasswordArb: fc.Arbitrary<Text> = fc.oneof(
-  { weight: 3, arbitrary: fc.constant<Text>([{ secret: { kind: 'adminPassword' }, mutation: { op: 'none' } }]) },
+  { weight: 6, arbitrary: fc.constant<Text>([{ secret: { kind: 'adminPassword' }, mutation: { op: 'none' } }]) },
   { weight: 1, arbitrary: secretArb(fc.constant({ kind: 'adminPassword' } as const)).map((secret): Text => [secret]) },
   { weight: 1, arbitrary: fc.constant<Text>([{ secret: { kind: 'password' }, mutation: { op: 'none' } }]) },
   { weight: 1, arbitrary: valueArb },
@@ -91,8 +93,8 @@ const adminPasswordArb: fc.Arbitrary<Text> = fc.oneof(
 const formArb: fc.Arbitrary<Body> = fc
   .record({
     csrf: csrfArb,
-    name: fc.option(adminNameArb, { freq: 2, nil: null }),
-    password: fc.option(adminPasswordArb, { freq: 2, nil: null }),
+    name: fc.option(adminNameArb, { freq: 6, nil: null }),
+    password: fc.option(adminPasswordArb, { freq: 6, nil: null }),
     username: fc.option(valueArb, { freq: 3, nil: null }),
     extra: fc.array(fc.tuple(fieldNameArb.map((name): Text => [name]), valueArb), { maxLength: 2 }),
     csrfLast: fc.boolean(),
