@@ -129,7 +129,8 @@ describe('attacks with DPoP proofs', () => {
     try {
       const tokenUrl = `${proxied.config.issuer}/auth/token`;
       const login = (await proxied.token(CLIENT, { dpop: await makeProof(keyA, { htu: tokenUrl, now: proxied.clock.now() }) })).json<{ access_token: string }>();
-      for (const headers of [{ 'x-forwarded-proto': 'q00Aaa00AA' }, { 'x-forwarded-proto': 'javascript' }, { 'x-forwarded-host': 'a b' }, { 'x-forwarded-host': '[' }]) {
+      const forwarded: Record<string, string>[] = [{ 'x-forwarded-proto': 'q00Aaa00AA' }, { 'x-forwarded-proto': 'javascript' }, { 'x-forwarded-host': 'a b' }, { 'x-forwarded-host': '[' }];
+      for (const headers of forwarded) {
         const url = `${BASE_PATH}/accounts`;
         const dpop = await makeProof(keyA, { htm: 'GET', htu: `http://localhost:80${url}`, now: proxied.clock.now(), accessToken: login.access_token });
         const gateway = await proxied.server.app.inject({ method: 'GET', url, headers: { ...headers, authorization: `DPoP ${login.access_token}`, dpop } });
