@@ -84,7 +84,7 @@ describe('attacks on the web console', () => {
     });
   });
 
-  it('every console answer, errors, redirects and 404s included, forbids framing', async () => {
+  it('every console answer, errors, redirects, 404s and the router’s own 400 and 414 included, forbids framing (the router’s had no framing headers)', async () => {
     await withConsole(async (h) => {
       const client = await signedInClient(h);
       const anonymous = (method: 'GET' | 'POST' | 'PUT', path: string) => h.server.app.inject({ method, url: `${CONSOLE}${path}` });
@@ -101,13 +101,15 @@ describe('attacks on the web console', () => {
         await client.get('/audit?since=garbage'),
         await client.post('/keys/rotate', {}, { csrf: 'forged' }),
         await client.post('/applications', { username: '' }),
+        await anonymous('GET', '/applications/%ZZ/disable'),
+        await anonymous('GET', `/sessions/${'x'.repeat(5000)}/revoke`),
       ];
       for (const response of answers) {
         assert.match(String(response.headers['content-security-policy']), /frame-ancestors 'none'/, `${response.statusCode} ${response.body.slice(0, 80)}`);
         assert.equal(response.headers['x-frame-options'], 'DENY');
         assert.equal(response.headers['x-content-type-options'], 'nosniff');
       }
-      assert.deepEqual(answers.map((response) => response.statusCode), [200, 303, 303, 401, 404, 200, 404, 404, 404, 400, 403, 400]);
+      assert.deepEqual(answers.map((response) => response.statusCode), [200, 303, 303, 401, 404, 200, 404, 404, 404, 400, 403, 400, 400, 414]);
     });
   });
 

@@ -28,7 +28,7 @@ export const COOKIE_NAME = 'antpeer_console';
  * framed), no caching of pages that show secrets, no referrer leaking the console's URLs to
  * other sites (same-origin, so that a form post carries its real Origin).
  */
-const SECURITY_HEADERS = {
+export const SECURITY_HEADERS = {
   'content-security-policy':
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-frame-options': 'DENY',
