@@ -258,7 +258,10 @@ function checkDpop(o: Observation, findings: string[]): void {
   const challenge = String(answer.headers['www-authenticate'] ?? '');
   // A HEAD answer has no body: its error is the challenge's.
   const error = request.method === 'HEAD' ? /error="([^"]*)"/.exec(challenge)?.[1] : (parseJson(answer.body) as { error?: unknown } | undefined)?.error;
-  if (error === 'invalid_dpop_proof' && answer.status !== (atToken ? 400 : 401)) findings.push(`invalid_dpop_proof answered ${answer.status}`);
+  // (Which endpoint a target reaches is the router's call: a 400 must come from a target that may be the token endpoint, a 401 with its challenge.)
+  if (error === 'invalid_dpop_proof' && !(answer.status === 400 ? atToken : answer.status === 401 && /^DPoP .*error="invalid_dpop_proof"/.test(challenge))) {
+    findings.push(`invalid_dpop_proof answered ${answer.status}${challenge ? ` with "${challenge.split(' ')[0] ?? ''}"` : ''}`);
+  }
   if (/error="invalid_dpop_proof"/.test(challenge) && (answer.status !== 401 || error !== 'invalid_dpop_proof')) findings.push(`a DPoP proof challenge on a ${answer.status} ${String(error)} answer`);
   if (atResource && answer.status === 401 && /^DPoP [A-Za-z0-9._~+/-]+=*$/.test(authorization)) {
     if (!/^DPoP /.test(challenge)) findings.push(`a 401 to a DPoP-scheme request challenges with "${challenge.split(' ')[0] ?? ''}", not DPoP`);
