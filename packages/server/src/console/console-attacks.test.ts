@@ -35,6 +35,9 @@ describe('attacks on the web console', () => {
         assert.ok(response.statusCode < 500, `${path} answered ${response.statusCode}`);
       }
       assert.equal((await client.get('/audit?since=x&since=24h')).statusCode, 400, 'the first value is the one checked');
+      for (const path of ['/audit?since=99999999999999999999d', '/audit?until=99999999999999999999d', '/audit/export?since=99999999999999999999d']) {
+        assert.equal((await client.get(path)).statusCode, 400, `${path}: a time beyond any date is refused, not a 500 on PostgreSQL`);
+      }
       assert.ok(!logs.some((line) => /"level":50/.test(line)), 'nothing was logged as an unexpected error');
     });
   });

@@ -23,7 +23,7 @@ const valueArb: fc.Arbitrary<Text> = fc.oneof(
   { weight: 3, arbitrary: injectionArb.map((text): Text => [text]) },
   { weight: 2, arbitrary: fc.string({ unit: 'grapheme', maxLength: 24 }).map((text): Text => [text]) },
   { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 12 }).map((text): Text => [text]) },
-  { weight: 1, arbitrary: fc.constantFrom('', '24h', '15m', '2026-11-30T12:00:00Z', '-1h', '1.1', '9999999999999999.9', 'login_failed', 'enabled', '__proto__', '%', '%00').map((text): Text => [text]) },
+  { weight: 1, arbitrary: fc.constantFrom('', '24h', '15m', '2026-11-30T12:00:00Z', '-1h', '99999999999999999999d', '+275760-09-13', '1.1', '9999999999999999.9', 'login_failed', 'enabled', '__proto__', '%', '%00').map((text): Text => [text]) },
   { weight: 1, arbitrary: hugeArb.map((piece): Text => [piece]) },
 );
 
