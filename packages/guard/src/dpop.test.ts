@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync, randomUUID, sign as cryptoSign } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -75,6 +76,24 @@ describe('DPoP-bound tokens at the guard (RFC 9449 §7)', () => {
     assert.equal(answer.status, 401);
     assert.equal(answer.body.error, 'invalid_token');
     assert.match(answer.challenge, /^DPoP /);
+  });
+
+  test('an invalid token presented with the DPoP scheme (garbage, expired, forged) gets a DPoP challenge, not a Bearer one', async () => {
+    const expired = await issuer.mint({ claims: { cnf: { jkt: key.jkt }, exp: nowSec() - 60 } });
+    for (const token of ['not-a-token', 'a.b.c', expired, `${boundToken.slice(0, -4)}AAAA`]) {
+      const answer = await call({ authorization: `DPoP ${token}`, dpop: await proof({ accessToken: token }) });
+      assert.equal(answer.status, 401);
+      assert.equal(answer.body.error, 'invalid_token');
+      assert.match(answer.challenge, /^DPoP realm="accounts", algs="ES256 EdDSA", error="invalid_token"/, token.slice(0, 12));
+    }
+  });
+
+  test('a Host that makes no URL is a proof that cannot match (401 invalid_dpop_proof), not a crash', async () => {
+    for (const host of ['[', 'a b', 'x:y:z']) {
+      const answer = await call({ host, authorization: `DPoP ${boundToken}`, dpop: await proof() });
+      assert.equal(answer.status, 401, host);
+      assert.equal(answer.body.error, 'invalid_dpop_proof');
+    }
   });
 
   test('a replayed proof is refused', async () => {
@@ -171,6 +190,25 @@ describe('verifyDpopProof', () => {
     assert.ok(error instanceof InvalidDpopProofError, String(error));
     return error.reason;
   }
+
+  test('an RSA proof key with a public exponent beyond 64 bits is refused for its key (verifying with it cost over a hundred normal proofs)', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const jwk = publicKey.export({ format: 'jwk' });
+    const modulus = Buffer.from(String(jwk.n), 'base64url');
+    const hugeExponent = Buffer.from(modulus);
+    hugeExponent[0] = (hugeExponent[0] ?? 0) >> 1;
+    hugeExponent[hugeExponent.length - 1] = (hugeExponent[hugeExponent.length - 1] ?? 0) | 1;
+    const expectations = { ...expect(), algorithms: ['RS256'] };
+    const sign = (e: string) => {
+      const header = Buffer.from(JSON.stringify({ typ: 'dpop+jwt', alg: 'RS256', jwk: { kty: 'RSA', n: jwk.n, e } })).toString('base64url');
+      const claims = Buffer.from(JSON.stringify({ jti: randomUUID(), htm: 'POST', htu: 'https://as.example/token', iat: nowSec() })).toString('base64url');
+      return `${header}.${claims}.${cryptoSign('sha256', Buffer.from(`${header}.${claims}`), privateKey).toString('base64url')}`;
+    };
+    assert.equal(await reason(verifyDpopProof(sign(hugeExponent.toString('base64url')), expectations)), 'key');
+    assert.equal(await reason(verifyDpopProof(sign(Buffer.from([1, 0, 0, 0, 0, 0, 0, 0, 1]).toString('base64url')), expectations)), 'key');
+    // The usual exponent signs and verifies.
+    assert.equal((await verifyDpopProof(sign(String(jwk.e)), expectations)).alg, 'RS256');
+  });
 
   test('a proof without a required nonce is refused with use_dpop_nonce; the right nonce is accepted', async () => {
     const nonce = (value: string | undefined) => value === 'n-1';

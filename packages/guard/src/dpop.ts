@@ -121,6 +121,11 @@ function normalizeUri(url: string | URL): string | null {
   }
 }
 
+/** Whether `url` is an absolute http(s) URL, as {@link verifyDpopProof} needs the request's URI to be. */
+export function isHttpUrl(url: string | URL): boolean {
+  return normalizeUri(url) !== null;
+}
+
 /** The one `DPoP` header of a request, or the reason there is not exactly one. */
 function singleProof(header: string | readonly string[] | undefined): string {
   if (header === undefined) throw new InvalidDpopProofError('malformed', 'no DPoP header');

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { createDpopReplayCache, DEFAULT_DPOP_ALGORITHMS, verifyDpopProof, type DpopReplayCache } from './dpop.js';
+import { createDpopReplayCache, DEFAULT_DPOP_ALGORITHMS, isHttpUrl, verifyDpopProof, type DpopReplayCache } from './dpop.js';
 import { InvalidDpopProofError, InvalidTokenError } from './errors.js';
 import { createKeySet, type KeySet, type KeySetSource } from './jwks.js';
 import { deepFreeze, validateClaims } from './lib/claims.js';
@@ -321,6 +321,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const jkt = boundKeyOf(identity);
     if (jkt === undefined) throw new InvalidTokenError('dpop_unbound', 'a token without cnf.jkt presented with the DPoP scheme');
     if (request === undefined) throw new InvalidDpopProofError('malformed', 'no request to check the proof against');
+    // Built from what the client or a proxy sent (Host, X-Forwarded-Proto), the request's URI may be
+    // no URL at all: no proof can name it.
+    if (!isHttpUrl(request.url)) throw new InvalidDpopProofError('uri', 'the request URI is not an absolute http(s) URL');
     const now = clock();
     const proof = await verifyDpopProof(request.dpop, {
       method: request.method,
@@ -342,7 +345,16 @@ export function createVerifier(options: VerifierOptions): Verifier {
     dpopAlgorithms,
     verify,
     async verifyPresented(scheme, token, request) {
-      const identity = await verify(token);
+      let identity: Identity;
+      try {
+        identity = await verify(token);
+      } catch (error) {
+        // A client that used the DPoP scheme is answered in it (RFC 9449 §7.1), whatever is wrong with the token.
+        if (scheme === 'DPoP' && error instanceof InvalidTokenError && error.scheme !== 'DPoP') {
+          throw new InvalidTokenError(error.reason, error.message, { cause: error, scheme: 'DPoP' });
+        }
+        throw error;
+      }
       if (scheme === 'DPoP') await checkProof(identity, token, request);
       else if (boundKeyOf(identity) !== undefined) {
         throw new InvalidTokenError('dpop_bound', 'a DPoP-bound token presented as a bearer token');

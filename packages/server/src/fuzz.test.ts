@@ -19,8 +19,13 @@ async function assertSliceHolds(store: StoreKind): Promise<void> {
   assert.equal(report.failure, null, formatReport(report));
   assert.equal(report.runs, RUNS);
   const succeeded = (route: string, status: number) => (report.statuses[route]?.[status] ?? 0) > 0;
-  for (const [route, status] of [['token', 200], ['logout', 204], ['revoke', 200], ['introspect', 200], ['verify', 200], ['gateway', 200], ['certs', 200], ['metadata', 200], ['health', 200], ['openapi', 200]] as const) {
+  for (const [route, status] of [['token', 200], ['logout', 204], ['revoke', 200], ['introspect', 200], ['verify', 200], ['gateway', 200], ['certs', 200], ['metadata', 200], ['health', 200], ['openapi', 200], ['console', 200], ['console', 303]] as const) {
     assert.ok(succeeded(route, status), `no ${route} request answered ${status}:\n${formatReport(report)}`);
+  }
+  // The console's sign-in and DPoP's acceptances ran too, not only their refusals.
+  assert.ok((report.events.console_login_succeeded ?? 0) > 0, `no console sign-in succeeded:\n${formatReport(report)}`);
+  for (const route of ['token', 'gateway', 'verify']) {
+    assert.ok((report.proofs[route]?.[200] ?? 0) > 0, `no ${route} request with a DPoP proof answered 200:\n${formatReport(report)}`);
   }
 }
 

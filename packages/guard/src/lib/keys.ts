@@ -35,6 +35,12 @@ const PROFILES: Readonly<Record<string, AlgorithmProfile>> = Object.freeze({
 });
 
 const MIN_RSA_MODULUS_BITS = 2048;
+/**
+ * The largest RSA public exponent a DPoP proof key may have (OpenSSL's limit for large moduli).
+ * Keys use 65537; a client-chosen exponent as long as the modulus makes each verification cost
+ * about what a private-key operation does (over a hundred times a normal proof), for anyone.
+ */
+const MAX_PROOF_RSA_EXPONENT = 2n ** 64n;
 
 /** Whether the guard implements `alg` at all; `none` and every `HS*` never are. */
 export function isSupportedAlgorithm(alg: string): boolean {
@@ -121,7 +127,10 @@ export function importProofKey(jwk: unknown, alg: string): VerificationKey | und
   } catch {
     return undefined;
   }
-  if (profile.kty === 'RSA' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_MODULUS_BITS) return undefined;
+  if (profile.kty === 'RSA') {
+    const details = key.asymmetricKeyDetails;
+    if ((details?.modulusLength ?? 0) < MIN_RSA_MODULUS_BITS || (details?.publicExponent ?? MAX_PROOF_RSA_EXPONENT) >= MAX_PROOF_RSA_EXPONENT) return undefined;
+  }
   return Object.freeze({ kid: undefined, algorithms: new Set([alg]), key });
 }
 

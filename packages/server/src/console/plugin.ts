@@ -28,7 +28,7 @@ export const COOKIE_NAME = 'antpeer_console';
  * framed), no caching of pages that show secrets, no referrer leaking the console's URLs to
  * other sites (same-origin, so that a form post carries its real Origin).
  */
-const SECURITY_HEADERS = {
+export const SECURITY_HEADERS = {
   'content-security-policy':
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-frame-options': 'DENY',
@@ -98,6 +98,19 @@ function readCookie(header: string | undefined, name: string): string | null {
   return null;
 }
 
+/**
+ * A query with every parameter a string, as the pages read it: a repeated parameter keeps its first
+ * value, like a form field (`?q=a&q=b` would otherwise be an array no page expects).
+ */
+function firstValues(query: unknown): Record<string, string> {
+  const result: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [name, value] of Object.entries((query ?? {}) as Record<string, unknown>)) {
+    const first: unknown = Array.isArray(value) ? value[0] : value;
+    if (typeof first === 'string') result[name] = first;
+  }
+  return result;
+}
+
 function assets(): Map<string, { type: string; body: Buffer }> {
   const require = createRequire(import.meta.url);
   const own = (name: string) => new URL(`../../assets/console/${name}`, import.meta.url);
@@ -120,7 +133,12 @@ function isCrossSite(request: FastifyRequest): boolean {
   const origin = request.headers.origin;
   if (origin === undefined) return false;
   try {
-    return new URL(origin).host !== request.host;
+    // Read under the origin's scheme, so that a Host naming its default port (a proxy that sets
+    // `Host: $host:$server_port`) is the same host as an Origin that leaves it out.
+    const { protocol, host } = new URL(origin);
+    const defaultPort = protocol === 'https:' ? ':443' : protocol === 'http:' ? ':80' : null;
+    const requestHost = request.host.toLowerCase();
+    return (defaultPort !== null && requestHost.endsWith(defaultPort) ? requestHost.slice(0, -defaultPort.length) : requestHost) !== host;
   } catch {
     return true;
   }
@@ -186,8 +204,9 @@ export async function registerConsole(scope: FastifyInstance, auth: AuthService,
   });
   scope.addContentTypeParser('*', (_request, _payload, done) => done(new ConsoleError(415, 'Forms are sent as application/x-www-form-urlencoded.')));
 
-  scope.addHook('onRequest', async (_request, reply) => {
+  scope.addHook('onRequest', async (request, reply) => {
     reply.headers(SECURITY_HEADERS);
+    request.query = firstValues(request.query);
   });
   scope.addHook('preHandler', async (request, reply) => {
     const isChange = request.method !== 'GET' && request.method !== 'HEAD';

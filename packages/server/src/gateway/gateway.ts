@@ -1,9 +1,9 @@
-import { InvalidTokenError, authenticate, challenge, type ChallengeResponse } from '@antpeer/guard';
+import { authenticate, type ChallengeResponse } from '@antpeer/guard';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthService } from '../auth-service.js';
 import { InvalidRequestError } from '../errors.js';
 import { tokenRefusal, type Metrics } from '../http/metrics.js';
-import { checkIdentityInStore } from '../sessions/verify-access-token.js';
+import { checkIdentityInStore, revokedChallenge } from '../sessions/verify-access-token.js';
 import type { GatewayIdentity } from './forwarded-headers.js';
 import type { UpstreamProxy } from './proxy.js';
 import { applicationTarget } from './request-target.js';
@@ -16,8 +16,6 @@ const AUTH_ENDPOINTS: Record<string, string> = {
   '/auth/introspect': 'POST',
   '/auth/certs': 'GET, HEAD',
 };
-
-const REVOKED = new InvalidTokenError('revoked', 'the session of the token has ended');
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -54,7 +52,7 @@ export function createApplicationAuthenticator(auth: AuthService, metrics: Pick<
     });
     if (!checked) {
       metrics.gatewayRequests.inc(tokenRefusal(null));
-      send(reply, challenge(REVOKED, realm));
+      send(reply, revokedChallenge(result.identity, realm, auth.accessTokens));
       return null;
     }
     return Object.freeze({

@@ -4,7 +4,7 @@ import type { AuthService } from '../auth-service.js';
 import { systemClock } from '../clock.js';
 import type { TrustProxy } from '../config.js';
 import { InvalidRequestError, TemporarilyUnavailableError } from '../errors.js';
-import { registerConsole } from '../console/plugin.js';
+import { registerConsole, SECURITY_HEADERS as CONSOLE_SECURITY_HEADERS } from '../console/plugin.js';
 import { createApplicationAuthenticator, registerGateway } from '../gateway/gateway.js';
 import { isRefusedTarget, toOriginForm } from '../gateway/request-target.js';
 import { registerBodyParsers } from './body.js';
@@ -46,6 +46,8 @@ export async function buildApp(auth: AuthService, options: AppOptions = {}): Pro
   const authenticateApplication = createApplicationAuthenticator(auth, metrics);
   const handleError = createErrorHandler(config.bodyLimit, options.isUnavailable ?? (() => false));
   const underBase = (url: string) => url === config.basePath || url.startsWith(`${config.basePath}/`) || url.startsWith(`${config.basePath}?`);
+  const consolePath = config.adminConsole?.path;
+  const isConsolePath = (url: string) => consolePath !== undefined && (url === consolePath || url.startsWith(`${consolePath}/`) || url.startsWith(`${consolePath}?`));
   const app = Fastify({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -60,6 +62,8 @@ export async function buildApp(auth: AuthService, options: AppOptions = {}): Pro
     frameworkErrors: (error, request, frameworkReply) => {
       // Fastify's router answers these before any route or error handler is chosen.
       const reply = frameworkReply as FastifyReply;
+      // A console path the router cannot take (undecodable, too long) is a console answer too: never framed.
+      if (isConsolePath(request.url)) reply.headers(CONSOLE_SECURITY_HEADERS);
       // A path the router cannot decode is still a path under the base: 401 before anything else.
       if (!underBase(request.url)) {
         handleError(error, request, reply);

@@ -1,4 +1,4 @@
-import { GuardError, type Identity, type Verifier } from '@antpeer/guard';
+import { challenge, GuardError, InvalidTokenError, type ChallengeResponse, type Identity, type Verifier } from '@antpeer/guard';
 import type { Clock } from '../clock.js';
 import type { Session, Store, User } from '../store/port.js';
 import { isSessionActive } from './sessions.js';
@@ -52,4 +52,18 @@ export async function verifyAccessToken(deps: AccessTokenCheckDeps, token: strin
   }
   const checked = await checkIdentityInStore(deps, identity);
   return checked && { identity, ...checked };
+}
+
+const REVOKED = {
+  Bearer: new InvalidTokenError('revoked', 'the session of the token has ended'),
+  DPoP: new InvalidTokenError('revoked', 'the session of the token has ended', { scheme: 'DPoP' }),
+} as const;
+
+/**
+ * The 401 for a token whose session did not check out ({@link checkIdentityInStore}), in the
+ * scheme it was presented with: a DPoP-bound token only passes under the DPoP scheme, so its
+ * refusal is a `DPoP` challenge (RFC 9449 §7.1).
+ */
+export function revokedChallenge(identity: Identity, realm: string, accessTokens: Pick<Verifier, 'dpopAlgorithms'>): ChallengeResponse {
+  return challenge(REVOKED[identity.claims.cnf === undefined ? 'Bearer' : 'DPoP'], realm, accessTokens.dpopAlgorithms);
 }

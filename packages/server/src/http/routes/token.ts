@@ -60,7 +60,9 @@ function required(parameters: Parameters, name: string, message = `Missing param
 async function checkDpopProof(auth: Pick<AuthService, 'dpopProofs' | 'config'>, request: FastifyRequest): Promise<string | null> {
   const header = request.headers.dpop;
   if (header === undefined) return null;
-  const urls = [`${auth.config.issuer}/auth/token`, `${request.protocol}://${request.host}${request.url}`];
+  // Scheme and host come from the client or a proxy: a URI that is none is no URI a proof can name.
+  const seen = `${request.protocol}://${request.host}${request.url}`;
+  const urls = [`${auth.config.issuer}/auth/token`, ...(/^https?$/i.test(request.protocol) && URL.canParse(seen) ? [seen] : [])];
   return (await auth.dpopProofs.check(header, { method: request.method, urls })).jkt;
 }
 

@@ -1,8 +1,8 @@
-import { authenticate, challenge, InvalidTokenError, type ChallengeResponse, type PresentedRequest } from '@antpeer/guard';
+import { authenticate, type ChallengeResponse, type PresentedRequest } from '@antpeer/guard';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthService } from '../../auth-service.js';
 import { IDENTITY_HEADERS } from '../../gateway/forwarded-headers.js';
-import { checkIdentityInStore } from '../../sessions/verify-access-token.js';
+import { checkIdentityInStore, revokedChallenge } from '../../sessions/verify-access-token.js';
 import { NO_STORE } from '../errors.js';
 import { tokenRefusal, type Metrics } from '../metrics.js';
 
@@ -39,8 +39,6 @@ function isRequestTarget(value: string): boolean {
   }
   return true;
 }
-
-const REVOKED = new InvalidTokenError('revoked', 'the session of the token has ended');
 
 /** The original request a proxy asks about, for the log; it never changes the decision. */
 interface ForwardedRequest {
@@ -148,7 +146,7 @@ export async function registerVerifyRoute(app: FastifyInstance, auth: AuthServic
     if (!checked) {
       metrics.forwardAuth.inc(tokenRefusal(null));
       request.log.debug({ ...log, refused: 'session' }, 'forward auth refused');
-      return send(reply, challenge(REVOKED, realm));
+      return send(reply, revokedChallenge(result.identity, realm, auth.accessTokens));
     }
     metrics.forwardAuth.inc({ outcome: 'allowed' });
     request.log.debug({ ...log, session: checked.session.id }, 'forward auth allowed');

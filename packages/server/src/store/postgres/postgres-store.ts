@@ -41,6 +41,8 @@ class PostgresUserStore implements UserStore {
   }
 
   async findById(id: string): Promise<User | null> {
+    // An id from a console URL may hold NUL, which TEXT cannot: no user has it.
+    if (id.includes('\u0000')) return null;
     const { rows } = await this.d.query<UserRow>(`SELECT * FROM ${this.d.s}.users WHERE id = $1`, [id]);
     return rows[0] ? toUser(rows[0]) : null;
   }
@@ -144,6 +146,7 @@ class PostgresAuditStore implements AuditStore {
   }
 
   async list(filter: AuditFilter): Promise<AuditRecord[]> {
+    if (filter.userId?.includes('\u0000')) return [];
     const { rows } = await this.d.query<AuditRow>(
       `SELECT * FROM ${this.d.s}.audit_events
         WHERE ($1::bigint IS NULL OR at >= $1) AND ($2::bigint IS NULL OR at < $2)

@@ -66,6 +66,8 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   async get(id: string): Promise<Session | null> {
+    // An id from a console URL may hold NUL, which TEXT cannot: no session has it.
+    if (id.includes('\u0000')) return null;
     const { rows } = await this.d.query<SessionRow>(`SELECT * FROM ${this.d.s}.sessions WHERE id = $1`, [id]);
     return rows[0] ? toSession(rows[0]) : null;
   }
@@ -163,6 +165,7 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   async listActive(now: number, filter: { userId?: string; limit: number }): Promise<Session[]> {
+    if (filter.userId?.includes('\u0000')) return [];
     const { rows } = await this.d.query<SessionRow>(
       `SELECT * FROM ${this.d.s}.sessions
         WHERE ended_at IS NULL AND idle_expires_at > $1 AND max_expires_at > $1

@@ -42,6 +42,17 @@ export function describeSessionStore(open: OpenStore): void {
         assert.equal(await f.store.sessions.get(randomUUID()), null);
       });
 
+      it('any string a console URL may carry as a session or user id (NUL included) finds nothing instead of failing', async () => {
+        const user = await f.addUser();
+        await f.store.sessions.create(newSession(user), 10);
+        for (const id of ['\u0000', 'a\u0000b', `${user.id}\u0000`, 'x'.repeat(16 * 1024), '']) {
+          assert.equal(await f.store.sessions.get(id), null, JSON.stringify(id.slice(0, 10)));
+          assert.deepEqual(await f.store.sessions.listActive(T0, { userId: id, limit: 10 }), []);
+          assert.equal(await f.store.users.findById(id), null);
+          assert.deepEqual(await f.store.audit.list({ userId: id, limit: 10 }), []);
+        }
+      });
+
       it('a user with maxActive active sessions gets no more: create returns null and writes nothing', async () => {
         const user = await f.addUser();
         const first = await f.store.sessions.create(newSession(user, T0), 2);

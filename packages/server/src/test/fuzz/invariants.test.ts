@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Arrival } from '../recording-upstream.js';
 import { checkInvariants, endpointOf, redact, type Observation } from './invariants.js';
+import type { ProofSpec } from './model.js';
 import type { ConcreteRequest } from './materialize.js';
 import type { Snapshot } from './store-state.js';
 
@@ -15,7 +16,7 @@ const PASSWORD = 'fuzz: correct horse battery staple';
 
 const quiet: Snapshot = {
   users: 2, enabledUsers: 1, userNotBefore: 0, usersUpdatedAt: 5, sessions: 4, endedSessions: 1,
-  generations: 7, idleExpiry: '123', settings: 2, keys: 1, retiredKeys: 0, lastAuditId: 10,
+  generations: 7, idleExpiry: '123', settings: 2, keys: 1, retiredKeys: 0, administrators: 1, consoleSessions: 1, lastAuditId: 10,
 };
 
 const request: ConcreteRequest = {
@@ -26,6 +27,9 @@ const request: ConcreteRequest = {
   remoteAddress: '192.0.2.1',
   secrets: [{ label: 'refresh token #0', value: REFRESH, sessionId: SESSION }],
   canaries: ['qCanary12345'],
+  proofs: [],
+  consoleAuthorized: false,
+  consoleCookies: [],
 };
 
 function observe(changes: Partial<Observation> = {}): Observation {
@@ -41,6 +45,7 @@ function observe(changes: Partial<Observation> = {}): Observation {
     knownSecrets: [PASSWORD],
     basePath: '/bankit-api/antPeer/v1',
     username: 'merchant-app',
+    console: null,
     ...changes,
   };
 }
@@ -108,6 +113,39 @@ describe('the fuzz invariants', () => {
     const findings = checkInvariants(observe({ request: { ...request, method: 'GET', url: '/bankit-api/antPeer/v1/accounts' }, arrivals: [arrival] })).join('\n');
     assert.match(findings, /answered 400 reached the upstream/);
     assert.match(findings, /spoofed identity value/);
+  });
+
+  it('report a console page without its framing policy, or showing markup a request sent', () => {
+    const page = { status: 404, headers: { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "frame-ancestors 'none'", 'x-frame-options': 'DENY' }, body: '<p>&lt;script&gt;</p>' };
+    const consoleRequest: ConcreteRequest = { ...request, method: 'GET', url: '/admin/x', payload: undefined, secrets: [], canaries: [] };
+    assert.deepEqual(checkInvariants(observe({ request: consoleRequest, answer: page })), []);
+    const findings = checkInvariants(observe({ request: consoleRequest, answer: { status: 400, headers: { 'content-type': 'text/html' }, body: '<p><script>alert(1)</script></p>' } }));
+    assert.equal(findings.length, 3, findings.join('\n'));
+  });
+
+  it('report a console change without the session and CSRF token, and a sign-in that keeps the planted cookie', () => {
+    const planted = 'p'.repeat(43);
+    const signIn: ConcreteRequest = { ...request, url: '/admin/login', secrets: [], canaries: [], consoleCookies: [planted] };
+    const kept = { status: 303, headers: { 'set-cookie': `antpeer_console=${planted}; Path=/admin` }, body: '' };
+    assert.match(checkInvariants(observe({ request: signIn, answer: kept })).join(), /kept the console cookie/);
+    const changed = { ...quiet, users: 3, consoleSessions: 2 };
+    const forged: ConcreteRequest = { ...request, url: '/admin/applications', secrets: [], canaries: [] };
+    const answer = { status: 303, headers: {}, body: '' };
+    assert.equal(checkInvariants(observe({ request: forged, answer, after: changed })).length, 2);
+    assert.deepEqual(checkInvariants(observe({ request: { ...forged, consoleAuthorized: true }, answer, after: changed })), []);
+  });
+
+  it('report a bad DPoP proof accepted, and DPoP refusals with other codes than RFC 9449’s', () => {
+    const spec: ProofSpec = { key: 'private', typ: 'dpop+jwt', alg: null, htm: 'request', htu: 'request', iatOffset: 0, jti: 'fresh', ath: null, extraJwk: {}, mutation: { op: 'none' } };
+    const token: ConcreteRequest = { ...request, url: '/bankit-api/antPeer/v1/auth/token', secrets: [], canaries: [], headers: { dpop: 'x' }, proofs: [{ spec, value: 'x' }] };
+    const issued = { status: 200, headers: { 'content-type': 'application/json' }, body: '{}' };
+    assert.match(checkInvariants(observe({ request: token, answer: issued })).join(), /bad DPoP proof was accepted/);
+    assert.deepEqual(checkInvariants(observe({ request: { ...token, proofs: [{ spec: { ...spec, key: 'A' }, value: 'x' }] }, answer: issued })), []);
+    const as401 = { status: 401, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: 'invalid_dpop_proof', error_description: 'x' }) };
+    assert.match(checkInvariants(observe({ request: token, answer: as401 })).join(), /invalid_dpop_proof answered 401/);
+    const resource: ConcreteRequest = { ...request, method: 'GET', url: '/bankit-api/antPeer/v1/x', payload: undefined, secrets: [], canaries: [], headers: { Authorization: 'DPoP abc.def.ghi' } };
+    const bearerChallenge = { status: 401, headers: { 'content-type': 'application/json', 'www-authenticate': 'Bearer error="invalid_token"' }, body: JSON.stringify({ error: 'invalid_token', error_description: 'x' }) };
+    assert.match(checkInvariants(observe({ request: resource, answer: bearerChallenge })).join(), /challenges with "Bearer"/);
   });
 
   it('read the endpoint a target names as the router does', () => {

@@ -5,6 +5,8 @@
  * Each check returns findings written without secrets (see {@link redact}).
  */
 import type { Arrival } from '../recording-upstream.js';
+import { INJECTIONS } from './console-shapes.js';
+import { isKnownBad } from './dpop-shapes.js';
 import type { ConcreteRequest } from './materialize.js';
 import type { AuditRow, Snapshot } from './store-state.js';
 
@@ -31,6 +33,8 @@ export interface Observation {
   basePath: string;
   /** The username the verified identity of a proxied request must carry. */
   username: string;
+  /** The fixture administrator's console session when the request was sent (null: none). */
+  console: { cookie: string; csrf: string } | null;
 }
 
 /** Pieces of a secret that must never show: a 16-character window every 8 over its secret part. */
@@ -102,10 +106,13 @@ export function endpointOf(url: string): 'token' | 'logout' | 'revoke' | 'intros
   return (match?.[1] as 'token' | 'logout' | 'revoke' | 'introspect' | undefined) ?? null;
 }
 
+const isHtml = (answer: Answer) => String(answer.headers['content-type'] ?? '').startsWith('text/html');
+
 function checkAnswer(o: Observation, findings: string[], allSecrets: string[]): void {
   const { answer, request } = o;
   if (!(answer.status >= 100 && answer.status < 500)) findings.push(`answered ${answer.status}`);
-  if (answer.status >= 400 && request.method !== 'HEAD') {
+  // The console answers its refusals as pages; the checks of every HTML answer are in checkConsole.
+  if (answer.status >= 400 && request.method !== 'HEAD' && !isHtml(answer)) {
     const body = parseJson(answer.body);
     const shaped =
       typeof body === 'object' && body !== null && !Array.isArray(body) &&
@@ -120,6 +127,8 @@ function checkAnswer(o: Observation, findings: string[], allSecrets: string[]): 
   }
   const issued = new Set(issuedTokens(answer).flatMap(windowsOf));
   for (const secret of new Set([...request.secrets.map((sent) => sent.value), ...o.knownSecrets])) {
+    // A signed-in page carries its session's CSRF token in its forms: that is where it goes.
+    if (o.console !== null && secret === o.console.csrf && isHtml(answer) && request.consoleCookies.includes(o.console.cookie)) continue;
     const shown = windowsOf(secret).filter((window) => everything.includes(window) && !issued.has(window));
     if (shown.length > 0) {
       const label = request.secrets.find((sent) => sent.value === secret)?.label ?? 'a secret of the pool';
@@ -148,6 +157,8 @@ const ALLOWED_EVENTS: Record<'token' | 'logout' | 'revoke' | 'introspect', { ok:
   revoke: { ok: ['session_revoked'], refused: [] },
   introspect: { ok: ['login_failed', 'login_locked', 'lockout_started'], refused: ['login_failed', 'login_locked', 'lockout_started'] },
 };
+/** What a console sign-in records, whatever else the request carried. */
+const CONSOLE_SIGN_IN_EVENTS = ['console_login_succeeded', 'console_login_failed', 'lockout_started'];
 const ENDING_EVENTS = new Set(['session_logout', 'session_revoked', 'refresh_token_reuse']);
 
 /**
@@ -162,7 +173,8 @@ function checkState(o: Observation, findings: string[]): void {
   }
   const refused = answer.status >= 400;
   const endpoint = request.method === 'POST' ? endpointOf(request.url) : null;
-  const allowed = endpoint === null ? [] : ALLOWED_EVENTS[endpoint][refused ? 'refused' : 'ok'];
+  const signIn = request.method === 'POST' && /\/login\/?(?:[?;#]|$)/i.test(request.url);
+  const allowed = signIn ? CONSOLE_SIGN_IN_EVENTS : endpoint === null ? [] : ALLOWED_EVENTS[endpoint][refused ? 'refused' : 'ok'];
   for (const event of events) {
     if (!allowed.includes(event.type)) findings.push(`a ${answer.status} answer recorded the audit event ${event.type}`);
   }
@@ -207,6 +219,66 @@ function checkUpstream(o: Observation, findings: string[]): void {
   }
 }
 
+/**
+ * The web console: every HTML answer carries the policy that forbids framing and inline script and
+ * shows no markup a request sent; a sign-in never hands out a cookie the request came with; and
+ * without the administrator's cookie and CSRF token nothing changes but sign-in's own records.
+ */
+function checkConsole(o: Observation, findings: string[]): void {
+  const { answer, request, before, after, events } = o;
+  if (isHtml(answer)) {
+    if (!/frame-ancestors 'none'/.test(String(answer.headers['content-security-policy'] ?? ''))) findings.push(`an HTML ${answer.status} answer has no content security policy forbidding framing`);
+    if (answer.headers['x-frame-options'] !== 'DENY') findings.push(`an HTML ${answer.status} answer has no X-Frame-Options: DENY`);
+    for (const injection of INJECTIONS) if (answer.body.includes(injection)) findings.push(`an HTML ${answer.status} answer shows the markup ${injection} unescaped`);
+  }
+  const setCookie = [answer.headers['set-cookie'] ?? []].flat().map(String);
+  for (const cookie of setCookie) {
+    const value = /^antpeer_console=([^;]*)/.exec(cookie)?.[1];
+    if (value && request.consoleCookies.includes(value)) findings.push('a sign-in kept the console cookie the request came with');
+    if (value && answer.status !== 303) findings.push(`a ${answer.status} answer set a console session cookie`);
+  }
+  if (request.consoleAuthorized) return;
+  if (after.administrators !== before.administrators) findings.push(`administrators changed from ${before.administrators} to ${after.administrators} without a console session and CSRF token`);
+  const signIns = events.filter((event) => event.type === 'console_login_succeeded').length;
+  if (after.consoleSessions - before.consoleSessions > signIns) findings.push(`${after.consoleSessions - before.consoleSessions} console session(s) created on ${signIns} sign-in(s)`);
+}
+
+/**
+ * DPoP (RFC 9449): a proof broken in a way no request can mend is never accepted, at the token
+ * endpoint nor from a client presenting a token under the DPoP scheme; refusals use the RFC's
+ * codes: 400 `invalid_dpop_proof` at the token endpoint, 401 with a `DPoP` challenge at a resource.
+ */
+function checkDpop(o: Observation, findings: string[]): void {
+  const { answer, request } = o;
+  const endpoint = request.method === 'POST' ? endpointOf(request.url) : null;
+  const atToken = endpoint === 'token';
+  const authorization = [request.headers.Authorization ?? request.headers.authorization ?? []].flat()[0] ?? '';
+  // A resource: what the gateway and forward authentication guard (the auth endpoints read credentials of their own).
+  const atResource = endpointOf(request.url) === null && /^dpop\s/i.test(authorization);
+  const challenge = String(answer.headers['www-authenticate'] ?? '');
+  // A HEAD answer has no body: its error is the challenge's.
+  const error = request.method === 'HEAD' ? /error="([^"]*)"/.exec(challenge)?.[1] : (parseJson(answer.body) as { error?: unknown } | undefined)?.error;
+  // (Which endpoint a target reaches is the router's call: a 400 must come from a target that may be the token endpoint, a 401 with its challenge.)
+  if (error === 'invalid_dpop_proof' && !(answer.status === 400 ? atToken : answer.status === 401 && /^DPoP .*error="invalid_dpop_proof"/.test(challenge))) {
+    findings.push(`invalid_dpop_proof answered ${answer.status}${challenge ? ` with "${challenge.split(' ')[0] ?? ''}"` : ''}`);
+  }
+  if (/error="invalid_dpop_proof"/.test(challenge) && (answer.status !== 401 || error !== 'invalid_dpop_proof')) findings.push(`a DPoP proof challenge on a ${answer.status} ${String(error)} answer`);
+  if (atResource && answer.status === 401 && /^DPoP [A-Za-z0-9._~+/-]+=*$/.test(authorization)) {
+    if (!/^DPoP /.test(challenge)) findings.push(`a 401 to a DPoP-scheme request challenges with "${challenge.split(' ')[0] ?? ''}", not DPoP`);
+    if (error !== 'invalid_dpop_proof' && error !== 'invalid_token') findings.push(`a 401 to a DPoP-scheme request says ${String(error)}`);
+  }
+  // Passed the token check: proxied, the gateway's answer when it has no upstream, or forward authentication's yes.
+  const passed =
+    (o.arrivals?.length ?? 0) > 0 || answer.body.includes('No application endpoint here') || (answer.status === 200 && answer.headers['x-auth-session'] !== undefined);
+  if ((atToken && answer.status === 200) || (atResource && passed)) {
+    const values = Object.entries(request.headers).filter(([name]) => name.toLowerCase() === 'dpop').flatMap(([, value]) => value);
+    if (values.length > 1) findings.push('a request with two DPoP headers was accepted');
+    for (const proof of request.proofs) {
+      if (isKnownBad(proof.spec, atResource)) findings.push(`a bad DPoP proof was accepted: ${JSON.stringify({ ...proof.spec, mutation: proof.spec.mutation.op })}`);
+    }
+  }
+}
+
 /** Every finding about one fuzzed request; empty when it behaved. */
 export function checkInvariants(o: Observation): string[] {
   const findings: string[] = [];
@@ -214,7 +286,9 @@ export function checkInvariants(o: Observation): string[] {
   for (const crash of o.crashes) findings.push(`crash: ${redact(crash instanceof Error ? `${crash.name}: ${crash.message}` : String(crash), allSecrets)}`);
   checkAnswer(o, findings, allSecrets);
   checkLogs(o, findings, allSecrets);
-  checkState(o, findings);
+  if (!o.request.consoleAuthorized) checkState(o, findings);
+  checkConsole(o, findings);
+  checkDpop(o, findings);
   checkUpstream(o, findings);
   return findings;
 }

@@ -3,7 +3,8 @@
  * references stand for, and records what it sent: the secrets (to look for in answers and logs)
  * and the canaries (random strings no answer may repeat).
  */
-import type { Body, FuzzRequest, JsonNode, Mutation, Piece, SecretRef, Text } from './model.js';
+import { signProof, type ProofContext } from './dpop-shapes.js';
+import type { Body, FuzzRequest, JsonNode, Mutation, Piece, ProofSpec, SecretRef, Text } from './model.js';
 
 /** The tokens of one session, as the client holding them knows them. */
 export interface SessionTokens {
@@ -20,8 +21,15 @@ export interface SecretSource {
   ended: readonly SessionTokens[];
   /** Live sessions of the other server of the target. */
   foreign: readonly SessionTokens[];
+  /** Live sessions bound to DPoP key A. */
+  bound: readonly SessionTokens[];
   password: string;
   disabledPassword: string;
+  adminPassword: string;
+  /** The fixture administrator's console session (null: none, or the server has no console). */
+  console: { cookie: string; csrf: string } | null;
+  /** The server's clock, for the proofs. */
+  now: number;
 }
 
 /** A real secret a request carried (before any mutation), named without its value. */
@@ -41,6 +49,15 @@ export interface ConcreteRequest {
   remoteAddress: string;
   secrets: SentSecret[];
   canaries: string[];
+  /** The DPoP proofs the request carried, with what they were made from. */
+  proofs: { spec: ProofSpec; value: string }[];
+  /**
+   * Whether the request could pass as the fixture administrator's: it carries their console cookie
+   * and CSRF token somewhere (a superset of what the console accepts; false when it has no console).
+   */
+  consoleAuthorized: boolean;
+  /** The console cookie values the request carried, the fixture's or made up. */
+  consoleCookies: string[];
 }
 
 /** The peer address the pool's own logins come from; requests never use it, so its counters stay clean. */
@@ -130,6 +147,9 @@ const NOT_IN_HEADER = /[^\t\x20-\x7e\x80-\xff]/g;
 class Materializer {
   readonly secrets: SentSecret[] = [];
   readonly canaries: string[] = [];
+  readonly proofs: { spec: ProofSpec; value: string }[] = [];
+  /** What a proof is signed for; the access token is set once the Authorization header is known. */
+  context: ProofContext = { method: 'GET', uri: '', query: '', accessToken: null, now: 0 };
 
   constructor(private readonly source: SecretSource) {}
 
@@ -147,8 +167,18 @@ class Materializer {
       this.#remember('the disabled application’s password', source.disabledPassword, null);
       return source.disabledPassword;
     }
+    if (ref.kind === 'adminPassword') {
+      this.#remember('the administrator’s password', source.adminPassword, null);
+      return source.adminPassword;
+    }
+    if (ref.kind === 'consoleCookie' || ref.kind === 'consoleCsrf') {
+      if (source.console === null) return null;
+      const value = ref.kind === 'consoleCookie' ? source.console.cookie : source.console.csrf;
+      this.#remember(ref.kind === 'consoleCookie' ? 'the console cookie' : 'the console CSRF token', value, null);
+      return value;
+    }
     const index = 'slot' in ref ? ref.slot : ref.index;
-    const list = ref.kind === 'foreignAccess' ? source.foreign : ref.kind.startsWith('ended') ? source.ended : source.live;
+    const list = ref.kind === 'foreignAccess' ? source.foreign : ref.kind.startsWith('bound') ? source.bound : ref.kind.startsWith('ended') ? source.ended : source.live;
     const session = pick(list, index);
     if (session === undefined) return null;
     const value = ref.kind.endsWith('Access') || ref.kind === 'access' ? session.access : ref.kind === 'previousRefresh' ? (session.previous ?? session.refresh) : session.refresh;
@@ -162,6 +192,13 @@ class Materializer {
     if ('canary' in piece) {
       this.canaries.push(piece.canary);
       return piece.canary;
+    }
+    if ('proof' in piece) {
+      const value = signProof(piece.proof, this.context);
+      const sent = mutate(value, piece.proof.mutation);
+      this.proofs.push({ spec: piece.proof, value: sent });
+      this.#remember('a DPoP proof', value, null);
+      return sent;
     }
     if ('base64' in piece) {
       const known = this.secrets.length;
@@ -218,14 +255,32 @@ class Materializer {
 export function materialize(request: FuzzRequest, source: SecretSource): ConcreteRequest {
   const m = new Materializer(source);
   const url = onTheWire(m.text(request.target), NOT_IN_TARGET, (char) => `%${char.charCodeAt(0).toString(16).padStart(2, '0')}`, MAX_TARGET_BYTES);
+  const [path = '', query = ''] = /^([^?]*)(\?.*)?$/.exec(url)?.slice(1) ?? [];
+  m.context = { method: request.method, uri: `http://localhost:80${path}`, query, accessToken: null, now: source.now };
   const headers: Record<string, string | string[]> = {};
   for (const [name, value] of request.headers) {
     const wire = onTheWire(m.text(value), NOT_IN_HEADER, () => '', MAX_HEADER_BYTES).replace(/^[ \t]+|[ \t]+$/g, '');
     const known = Object.keys(headers).find((header) => header.toLowerCase() === name.toLowerCase());
     if (known === undefined) headers[name] = wire;
     else headers[known] = [headers[known] ?? [], wire].flat();
+    if (name.toLowerCase() === 'authorization') m.context.accessToken = /^(?:bearer|dpop)\s+(.*)$/i.exec(wire)?.[1] ?? null;
   }
   const payload = m.body(request.body);
   const remoteAddress = request.remote === FIXTURE_SOURCE ? '192.0.2.99' : request.remote;
-  return { method: request.method, url: url === '' ? '/' : url, headers, payload, remoteAddress, secrets: m.secrets, canaries: m.canaries };
+  const cookieHeaders = Object.entries(headers).filter(([name]) => name.toLowerCase() === 'cookie').flatMap(([, value]) => value);
+  const consoleCookies = cookieHeaders.flatMap((header) => [...header.matchAll(/antpeer_console=([^;]*)/g)].map((match) => (match[1] ?? '').trim()));
+  const consoleAuthorized =
+    source.console !== null && cookieHeaders.some((header) => header.includes(source.console?.cookie ?? '')) && (payload?.toString('latin1').includes(source.console.csrf) ?? false);
+  return {
+    method: request.method,
+    url: url === '' ? '/' : url,
+    headers,
+    payload,
+    remoteAddress,
+    secrets: m.secrets,
+    canaries: m.canaries,
+    proofs: m.proofs,
+    consoleAuthorized,
+    consoleCookies,
+  };
 }

@@ -23,7 +23,15 @@ export type SecretRef =
   | { kind: 'endedAccess'; index: number }
   | { kind: 'endedRefresh'; index: number }
   /** A live access token of the *other* server: signed by keys this one does not know. */
-  | { kind: 'foreignAccess'; slot: number };
+  | { kind: 'foreignAccess'; slot: number }
+  /** Tokens of a live session of the pool bound to the fuzzer's DPoP key A (RFC 9449). */
+  | { kind: 'boundAccess'; slot: number }
+  | { kind: 'boundRefresh'; slot: number }
+  /** The console cookie of the fixture administrator's live session, and its CSRF token. */
+  | { kind: 'consoleCookie' }
+  | { kind: 'consoleCsrf' }
+  /** The fixture administrator's password. */
+  | { kind: 'adminPassword' };
 
 /** How a real secret is changed before it is sent. Every mutation is total: it never throws. */
 export type Mutation =
@@ -69,7 +77,36 @@ export interface Base64 {
   base64: Text;
 }
 
-export type Piece = string | Secret | Repeat | Canary | Base64;
+/**
+ * A DPoP proof (RFC 9449 §4.2), signed while the case runs: which key signs it and how each of its
+ * parts relates to the request it comes with. `request` means as the request has it.
+ */
+export interface ProofSpec {
+  /** A and B: the fuzzer's two EC keys; `private`: A with its private part in the jwk; `symmetric`: HS256 with an oct jwk; `unsigned`: alg none. */
+  key: 'A' | 'B' | 'private' | 'symmetric' | 'unsigned';
+  typ: string | null;
+  /** The alg the header names (null: the key's own). */
+  alg: string | null;
+  htm: string;
+  /** `request`: the URI the request is addressed by; `query`: the same with its query; else as given. */
+  htu: string;
+  /** Seconds from the server's clock. */
+  iatOffset: number;
+  /** `fresh`: random; `repeat`: one fixed value (a replay from its second use); else as given. */
+  jti: string | null;
+  /** `request`: the hash of the access token the request carries; null: none. */
+  ath: 'request' | 'other' | null;
+  /** Public members the thumbprint ignores. */
+  extraJwk: Record<string, unknown>;
+  /** What happens to the compact JWS once signed. */
+  mutation: Mutation;
+}
+
+export interface Proof {
+  proof: ProofSpec;
+}
+
+export type Piece = string | Secret | Repeat | Canary | Base64 | Proof;
 /** Pieces concatenated. */
 export type Text = readonly Piece[];
 
@@ -102,6 +139,7 @@ export type RouteName =
   | 'health'
   | 'openapi'
   | 'gateway'
+  | 'console'
   | 'anything';
 
 export interface FuzzRequest {

@@ -30,6 +30,8 @@ export interface FuzzReport {
   statuses: Record<string, Record<number, number>>;
   /** How many audit events of each type the cases caused (what changed state, and how). */
   events: Record<string, number>;
+  /** Like {@link statuses}, for the requests that carried a DPoP proof signed by the fuzzer. */
+  proofs: Record<string, Record<number, number>>;
   failure: { path: string; counterexample: string; findings: string } | null;
 }
 
@@ -41,6 +43,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const target = await startFuzzTarget(options.store);
   const statuses: Record<string, Record<number, number>> = {};
   const events: Record<string, number> = {};
+  const proofs: Record<string, Record<number, number>> = {};
   let done = 0;
   let shrinking = false;
   const started = performance.now();
@@ -52,6 +55,10 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
         const counts = (statuses[route] ??= {});
         counts[status] = (counts[status] ?? 0) + 1;
         for (const type of caused) events[type] = (events[type] ?? 0) + 1;
+        if (request.headers.some(([, text]) => text.some((piece) => typeof piece === 'object' && 'proof' in piece))) {
+          const proved = (proofs[route] ??= {});
+          proved[status] = (proved[status] ?? 0) + 1;
+        }
         done += 1;
         if (options.onProgress && done % (options.progressEvery ?? 10_000) === 0) options.onProgress(done);
       }
@@ -73,7 +80,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
           findings: details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance),
         }
       : null;
-    return { store: options.store, seed: options.seed, runs: done, durationMs: performance.now() - started, statuses, events, failure };
+    return { store: options.store, seed: options.seed, runs: done, durationMs: performance.now() - started, statuses, events, proofs, failure };
   } finally {
     await target.close();
   }
@@ -89,6 +96,9 @@ export function formatReport(report: FuzzReport): string {
   }
   const events = Object.entries(report.events).sort();
   if (events.length > 0) lines.push(`  audit      ${events.map(([type, count]) => `${type}×${count}`).join(' ')}`);
+  for (const [route, counts] of Object.entries(report.proofs).sort()) {
+    lines.push(`  DPoP ${route.padEnd(6)} ${Object.entries(counts).map(([status, count]) => `${status}×${count}`).join(' ')}`);
+  }
   if (report.failure) {
     lines.push(
       `  counterexample (replay: --store ${report.store} --seed ${report.seed} --path ${report.failure.path}):`,

@@ -19,6 +19,8 @@ import {
   segmentArb,
   targetArb,
 } from './http-shapes.js';
+import { consoleRequestArb } from './console-shapes.js';
+import { dpopHeadersArb } from './dpop-shapes.js';
 import { accessTokenArb, tokenTextArb } from './token-shapes.js';
 
 /** The base path of the fuzzed servers (the default). */
@@ -53,6 +55,8 @@ interface RouteShape {
   body: fc.Arbitrary<Body>;
   /** The Authorization header, if the route reads one (null: none). */
   authorization: fc.Arbitrary<Text | null>;
+  /** `DPoP` headers, for the routes that read them. */
+  dpop?: fc.Arbitrary<[string, Text][]>;
 }
 
 const mostlyPlain = fc.constantFrom<ServerName>('plain', 'plain', 'plain', 'gateway');
@@ -66,10 +70,19 @@ function sometimes(arbitrary: fc.Arbitrary<Text>, freq = 4): fc.Arbitrary<Text |
   return fc.option(arbitrary, { freq, nil: null });
 }
 
-/** An access token as a client sends it (mostly live and well-formed), or anything else. */
+const boundSlot = fc.nat(3);
+
+/**
+ * An access token as a client sends it (mostly live and well-formed), or anything else; a token
+ * bound to DPoP key A under the DPoP scheme (or, by mistake or malice, Bearer), and a bearer token
+ * under the DPoP scheme.
+ */
 const bearerAuthorization: fc.Arbitrary<Text> = fc.oneof(
   { weight: 3, arbitrary: accessTokenArb.map((secret): Text => ['Bearer ', secret]) },
   { weight: 2, arbitrary: authorizationArb(tokenTextArb(accessTokenArb)) },
+  { weight: 2, arbitrary: boundSlot.map((slot): Text => ['DPoP ', { secret: { kind: 'boundAccess', slot }, mutation: { op: 'none' } }]) },
+  { weight: 1, arbitrary: fc.tuple(fc.constantFrom('Bearer ', 'dpop ', 'DPoP  ', 'DPoP'), boundSlot).map(([scheme, slot]): Text => [scheme, { secret: { kind: 'boundAccess', slot }, mutation: { op: 'none' } }]) },
+  { weight: 1, arbitrary: accessTokenArb.map((secret): Text => ['DPoP ', secret]) },
 );
 
 function requestArb(shape: RouteShape): fc.Arbitrary<FuzzRequest> {
@@ -81,15 +94,18 @@ function requestArb(shape: RouteShape): fc.Arbitrary<FuzzRequest> {
       body: shape.body,
       contentType: contentTypeChoiceArb,
       authorization: shape.authorization,
+      dpop: shape.dpop ?? fc.constant([]),
       extra: extraHeadersArb,
       remote: remoteArb,
       advanceMs: advanceArb,
     })
-    .map(({ body, contentType, authorization, extra, ...rest }): FuzzRequest => {
+    .map(({ body, contentType, authorization, dpop, extra, ...rest }): FuzzRequest => {
       const headers: [string, Text][] = [];
       const type = contentTypeFor(body, contentType);
       if (type !== null) headers.push(['Content-Type', [type]]);
       if (authorization !== null) headers.push(['Authorization', authorization]);
+      // After Authorization: a proof's ath is the hash of the token the request carries.
+      headers.push(...dpop);
       headers.push(...extra);
       return { route: shape.route, body, headers, ...rest };
     });
@@ -107,7 +123,7 @@ const noBody = fc.oneof({ weight: 8, arbitrary: fc.constant<Body>({ kind: 'none'
 const noAuthorization = sometimes(authorizationArb(), 1);
 
 const ROUTES: readonly [weight: number, shape: RouteShape][] = [
-  [30, { route: 'token', servers: mostlyPlain, method: usualMethod('POST'), target: targetArb(`${base}/auth/token`), body: authBodyArb([['username', 'password'], ['grant_type', 'username', 'password'], ['grant_type', 'refresh_token'], ['refresh_token'], ['grant_type', 'username', 'password', 'refresh_token']]), authorization: noAuthorization }],
+  [30, { route: 'token', servers: mostlyPlain, method: usualMethod('POST'), target: targetArb(`${base}/auth/token`), body: authBodyArb([['username', 'password'], ['grant_type', 'username', 'password'], ['grant_type', 'refresh_token'], ['refresh_token'], ['grant_type', 'username', 'password', 'refresh_token']]), authorization: noAuthorization, dpop: dpopHeadersArb }],
   [8, { route: 'logout', servers: mostlyPlain, method: usualMethod('POST'), target: targetArb(`${base}/auth/logout`), body: authBodyArb([['refresh_token']]), authorization: noAuthorization }],
   [8, { route: 'revoke', servers: mostlyPlain, method: usualMethod('POST'), target: targetArb(`${base}/auth/revoke`), body: authBodyArb([['token'], ['token', 'token_type_hint']]), authorization: noAuthorization }],
   [8, { route: 'introspect', servers: mostlyPlain, method: usualMethod('POST'), target: targetArb(`${base}/auth/introspect`), body: authBodyArb([['token'], ['token', 'token_type_hint']]), authorization: sometimes(callerAuthorization, 8) }],
@@ -121,6 +137,7 @@ const ROUTES: readonly [weight: number, shape: RouteShape][] = [
       target: fc.oneof(targetArb(`${base}/auth/verify`), fc.array(segmentArb, { maxLength: 3 }).map((segments): Text => [`${base}/auth/verify`, ...segments.flatMap((segment) => ['/', segment])])),
       body: noBody,
       authorization: sometimes(bearerAuthorization, 8),
+      dpop: dpopHeadersArb,
     },
   ],
   [4, { route: 'metadata', servers: mostlyPlain, method: usualMethod('GET'), target: fc.constantFrom(`${WELL_KNOWN}${base}`, `${base}${WELL_KNOWN}`).chain(targetArb), body: noBody, authorization: noAuthorization }],
@@ -137,10 +154,19 @@ const ROUTES: readonly [weight: number, shape: RouteShape][] = [
         .map(([segments, query]): Text => [base, ...segments.flatMap((segment) => ['/', segment]), ...query]),
       body: fc.oneof({ weight: 2, arbitrary: noBody }, { weight: 1, arbitrary: authBodyArb([['username', 'password', 'refresh_token']]) }),
       authorization: sometimes(bearerAuthorization, 10),
+      dpop: dpopHeadersArb,
     },
   ],
   [8, { route: 'anything', servers: fc.constantFrom<ServerName>('plain', 'gateway'), method: anyMethodArb, target: anyTargetArb(base), body: fc.oneof(noBody, authBodyArb([['refresh_token', 'token']])), authorization: noAuthorization }],
 ];
 
+/** A request to the web console, which only the plain server has. */
+const consoleArb: fc.Arbitrary<FuzzRequest> = fc
+  .record({ parts: consoleRequestArb, remote: remoteArb, advanceMs: advanceArb })
+  .map(({ parts, remote, advanceMs }): FuzzRequest => ({ route: 'console', server: 'plain', remote, advanceMs, ...parts }));
+
 /** Every route, weighted by how much there is to find in it. */
-export const fuzzRequestArb: fc.Arbitrary<FuzzRequest> = fc.oneof(...ROUTES.map(([weight, shape]) => ({ weight, arbitrary: requestArb(shape) })));
+export const fuzzRequestArb: fc.Arbitrary<FuzzRequest> = fc.oneof(
+  ...ROUTES.map(([weight, shape]) => ({ weight, arbitrary: requestArb(shape) })),
+  { weight: 16, arbitrary: consoleArb },
+);

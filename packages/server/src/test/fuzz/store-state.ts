@@ -21,6 +21,8 @@ export interface Snapshot {
   settings: number;
   keys: number;
   retiredKeys: number;
+  administrators: number;
+  consoleSessions: number;
   /** The id of the latest audit event (0: none). */
   lastAuditId: number;
 }
@@ -51,6 +53,8 @@ function snapshotSql(t: (table: string) => string): string {
     (SELECT count(*) FROM ${t('settings')}) AS settings,
     (SELECT count(*) FROM ${t('signing_keys')}) AS keys,
     (SELECT count(retired_at) FROM ${t('signing_keys')}) AS retired_keys,
+    (SELECT count(*) FROM ${t('administrators')}) AS administrators,
+    (SELECT count(*) FROM ${t('console_sessions')}) AS console_sessions,
     (SELECT coalesce(max(id), 0) FROM ${t('audit_events')}) AS last_audit_id`;
 }
 
@@ -68,6 +72,8 @@ function toSnapshot(row: Record<string, unknown>): Snapshot {
     settings: n('settings'),
     keys: n('keys'),
     retiredKeys: n('retired_keys'),
+    administrators: n('administrators'),
+    consoleSessions: n('console_sessions'),
     lastAuditId: n('last_audit_id'),
   };
 }
@@ -108,7 +114,7 @@ export async function postgresState(databaseUrl: string, schema: string): Promis
     INSERT INTO ${s}.fuzz_writes VALUES (0);
     CREATE FUNCTION ${s}.fuzz_count_write() RETURNS trigger LANGUAGE plpgsql AS
       $$ BEGIN UPDATE ${s}.fuzz_writes SET n = n + 1; RETURN NULL; END $$;
-    ${['users', 'sessions', 'settings', 'signing_keys']
+    ${['users', 'sessions', 'settings', 'signing_keys', 'administrators', 'console_sessions']
       .map((table) => `CREATE TRIGGER fuzz_count_write AFTER INSERT OR UPDATE OR DELETE ON ${s}.${table} FOR EACH STATEMENT EXECUTE FUNCTION ${s}.fuzz_count_write();`)
       .join('\n')}
   `);

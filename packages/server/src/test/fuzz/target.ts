@@ -13,11 +13,15 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { ManualClock } from '../../clock.js';
 import { loadConfig } from '../../config.js';
+import { addAdministrator } from '../../console/administrators.js';
+import { csrfTokenOf } from '../../console/console-sessions.js';
 import { addClientApplication, setEnabled } from '../../credentials/client-applications.js';
 import { startServer, type RunningServer } from '../../server.js';
 import { TEST_ACTOR, TEST_ARGON2 } from '../harness.js';
 import { dropSchema, newSecret, TEST_DATABASE_URL, uniqueSchema } from '../postgres.js';
 import { startRecordingUpstream, type RecordingUpstream } from '../recording-upstream.js';
+import { CONSOLE_PATH } from './console-shapes.js';
+import { signProof } from './dpop-shapes.js';
 import { checkInvariants, type Answer } from './invariants.js';
 import { FIXTURE_SOURCE, materialize, type ConcreteRequest } from './materialize.js';
 import type { FuzzRequest, ServerName } from './model.js';
@@ -30,6 +34,8 @@ export type StoreKind = 'sqlite' | 'postgres';
 /** The client applications of every fuzzed server: one enabled, one disabled. */
 export const FUZZ_CLIENT = Object.freeze({ username: 'merchant-app', password: 'fuzz: correct horse battery staple' });
 const DISABLED_CLIENT = Object.freeze({ username: 'disabled-app', password: 'fuzz: a disabled application password' });
+/** The administrator of the plain server's web console. */
+export const FUZZ_ADMIN = Object.freeze({ name: 'fuzz-admin', password: 'fuzz: an administrator password' });
 
 /**
  * Where the SQLite files go: memory-backed when the machine has it, since what is fuzzed is the
@@ -56,6 +62,12 @@ interface FuzzServer {
   clock: ManualClock;
   state: StoreState;
   pool: SessionPool;
+  /** Sessions whose tokens are bound to DPoP key A. */
+  bound: SessionPool;
+  /** The plain server's console: the fixture administrator's session (null: signed out, or no console). */
+  console: { cookie: string; csrf: string } | null;
+  /** Signs the fixture administrator in again if their console session has ended; whether it changed the store. */
+  renewConsole(): Promise<boolean>;
   upstream: RecordingUpstream | null;
   /** The store as of the end of the last request (null: read it again). */
   last: Snapshot | null;
@@ -115,6 +127,7 @@ async function startFuzzServer(name: ServerName, kind: StoreKind, logger: pino.L
           ANTPEER_SOURCE_WINDOW: '86400',
         }
       : {}),
+    ...(name === 'plain' ? { ANTPEER_ADMIN_CONSOLE: 'true' } : {}),
     ...(schema ? { DATABASE_URL: withoutWaitingForDisk(TEST_DATABASE_URL as string), ANTPEER_DATABASE_SCHEMA: schema, ANTPEER_SECRET: newSecret() } : {}),
   });
   const clock = new ManualClock();
@@ -122,14 +135,20 @@ async function startFuzzServer(name: ServerName, kind: StoreKind, logger: pino.L
   await addClientApplication(server.auth, TEST_ACTOR, FUZZ_CLIENT.username, FUZZ_CLIENT.password);
   const disabled = await addClientApplication(server.auth, TEST_ACTOR, DISABLED_CLIENT.username, DISABLED_CLIENT.password);
   await setEnabled(server.auth, TEST_ACTOR, disabled.user, false);
+  if (name === 'plain') await addAdministrator(server.auth, TEST_ACTOR, FUZZ_ADMIN.name, FUZZ_ADMIN.password);
   const dispatch = await dispatcherOf(server.app);
   const state = schema ? await postgresState(TEST_DATABASE_URL as string, schema) : sqliteState(dataDir);
   // The pool's own requests, from an address no fuzzed request uses.
-  const grant = async (body: object): Promise<PoolSession | null> => {
+  const tokenPath = `${FUZZ_BASE_PATH}/auth/token`;
+  const grant = async (body: object, dpop = false): Promise<PoolSession | null> => {
+    const proof = signProof(
+      { key: 'A', typ: 'dpop+jwt', alg: null, htm: 'request', htu: 'request', iatOffset: 0, jti: 'fresh', ath: null, extraJwk: {}, mutation: { op: 'none' } },
+      { method: 'POST', uri: `http://localhost:80${tokenPath}`, query: '', accessToken: null, now: clock.now() },
+    );
     const answer = await send(dispatch, {
       method: 'POST',
-      url: `${FUZZ_BASE_PATH}/auth/token`,
-      headers: { 'content-type': 'application/json' },
+      url: tokenPath,
+      headers: { 'content-type': 'application/json', ...(dpop ? { dpop: proof } : {}) },
       payload: Buffer.from(JSON.stringify(body)),
       remoteAddress: FIXTURE_SOURCE,
     });
@@ -141,13 +160,36 @@ async function startFuzzServer(name: ServerName, kind: StoreKind, logger: pino.L
     return session;
   };
   const refresh = (session: PoolSession) => grant({ grant_type: 'refresh_token', refresh_token: session.refresh });
-  return {
+  const loginBound = async (): Promise<PoolSession> => {
+    const session = await grant(FUZZ_CLIENT, true);
+    if (!session) throw new Error('the fuzz target’s own DPoP login was refused');
+    return session;
+  };
+  const refreshBound = (session: PoolSession) => grant({ grant_type: 'refresh_token', refresh_token: session.refresh }, true);
+  const consoleRequest = (method: string, path: string, headers: Record<string, string>, payload?: string) =>
+    send(dispatch, { method, url: `${CONSOLE_PATH}${path}`, headers, payload: payload === undefined ? undefined : Buffer.from(payload), remoteAddress: FIXTURE_SOURCE });
+  const fuzzServer: FuzzServer = {
     name,
     server,
     dispatch,
     clock,
     state,
     pool: new SessionPool(login, refresh),
+    bound: new SessionPool(loginBound, refreshBound),
+    console: null,
+    async renewConsole() {
+      if (name !== 'plain') return false;
+      if (fuzzServer.console !== null) {
+        const alive = await consoleRequest('GET', '/dashboard.json', { cookie: `antpeer_console=${fuzzServer.console.cookie}` });
+        if (alive.status === 200) return false;
+      }
+      const form = new URLSearchParams({ name: FUZZ_ADMIN.name, password: FUZZ_ADMIN.password }).toString();
+      const answer = await consoleRequest('POST', '/login', { 'content-type': 'application/x-www-form-urlencoded' }, form);
+      const cookie = /^antpeer_console=([^;]+)/.exec(String(answer.headers['set-cookie'] ?? ''))?.[1];
+      // Locked out by the cases' guesses: the cases go on without a live console session.
+      fuzzServer.console = answer.status === 303 && cookie ? { cookie, csrf: csrfTokenOf(cookie) } : null;
+      return true;
+    },
     upstream,
     last: null,
     async cleanup() {
@@ -158,6 +200,7 @@ async function startFuzzServer(name: ServerName, kind: StoreKind, logger: pino.L
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+  return fuzzServer;
 }
 
 export interface CaseResult {
@@ -202,13 +245,19 @@ export async function startFuzzTarget(kind: StoreKind): Promise<FuzzTarget> {
     const other = target === plain ? gateway : plain;
     target.clock.advance(request.advanceMs);
     if (await target.pool.fill(target.clock.now())) target.last = null;
+    if (await target.bound.fill(target.clock.now())) target.last = null;
+    if (request.route === 'console' && (await target.renewConsole())) target.last = null;
     const before = target.last ?? (await target.state.snapshot());
     const concrete = materialize(request, {
       live: target.pool.sessions(),
       ended: target.pool.ended,
       foreign: other.pool.sessions(),
+      bound: target.bound.sessions(),
       password: FUZZ_CLIENT.password,
       disabledPassword: DISABLED_CLIENT.password,
+      adminPassword: FUZZ_ADMIN.password,
+      console: target.console,
+      now: target.clock.now(),
     });
     logs.length = 0;
     crashes.length = 0;
@@ -234,11 +283,17 @@ export async function startFuzzTarget(kind: StoreKind): Promise<FuzzTarget> {
       logs: [...logs],
       arrivals: target.upstream ? [...target.upstream.arrivals] : null,
       crashes: [...crashes],
-      knownSecrets: [...target.pool.secrets(), ...other.pool.secrets(), FUZZ_CLIENT.password, DISABLED_CLIENT.password],
+      knownSecrets: [
+        ...target.pool.secrets(), ...other.pool.secrets(), ...target.bound.secrets(), ...other.bound.secrets(),
+        FUZZ_CLIENT.password, DISABLED_CLIENT.password, FUZZ_ADMIN.password,
+        ...[target.console, other.console].flatMap((session) => (session ? [session.cookie, session.csrf] : [])),
+      ],
+      console: target.console,
       basePath: FUZZ_BASE_PATH,
       username: FUZZ_CLIENT.username,
     });
     target.pool.learn(answer, events, target.clock.now());
+    target.bound.learn(answer, events, target.clock.now());
     return { status: answer.status, events: events.map((event) => event.type), findings };
   }
 

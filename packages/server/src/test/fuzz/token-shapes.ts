@@ -65,7 +65,7 @@ export const refreshShapedArb: fc.Arbitrary<string> = fc.oneof(
   { weight: 1, arbitrary: fc.tuple(base64urlString(68, 68), fc.constantFrom('==', '.=', '%3D', '+/')).map(([body, tail]) => body + tail) },
 );
 
-const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
+export const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   { weight: 12, arbitrary: fc.constant({ op: 'none' } as const) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('flip' as const), at: fc.nat(400), to: fc.oneof(base64urlChar, fc.constantFrom('.', '=', ' ', '%', '+', '/', 'é')) }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('truncate' as const), at: fc.nat(400) }) },
