@@ -1,7 +1,9 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { METHODS } from 'node:http';
+import type { Logger } from 'pino';
 import type { AuthService } from '../auth-service.js';
 import { systemClock } from '../clock.js';
+import { lazyRequestLogger } from '../logger.js';
 import type { TrustProxy } from '../config.js';
 import { InvalidRequestError, TemporarilyUnavailableError } from '../errors.js';
 import { registerConsole } from '../console/plugin.js';
@@ -49,6 +51,7 @@ export async function buildApp(auth: AuthService, options: AppOptions = {}): Pro
   const app = Fastify({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: (parent, bindings, childOptions) => lazyRequestLogger(parent as Logger, bindings, childOptions) as FastifyBaseLogger,
     bodyLimit: config.bodyLimit,
     trustProxy: fastifyTrustProxy(config.trustProxy),
     // Answered below in the OAuth shape instead of Fastify's own.
