@@ -44,6 +44,7 @@ const USAGE = `usage: npm run bench [-- options]
   --sessions <n>     live sessions for the large-store rows (default 1000000)
   --out <file>       where to write the report (default docs/benchmarks.md; charts beside it in benchmarks/)
   --only gateway     the gateway row alone (printed, nothing written)
+  --profile <dir>    our servers write a CPU profile (node --cpu-prof) there when they stop
   -h, --help
 
 PostgreSQL rows use BENCH_DATABASE_URL, else TEST_DATABASE_URL, else the local test database.`;
@@ -52,6 +53,8 @@ export interface SuiteOptions {
   quick: boolean;
   /** One row alone instead of the whole run. */
   only: 'gateway' | null;
+  /** Where our servers write a CPU profile each, or null. */
+  profileDir: string | null;
   slices: number;
   /** Seconds of each slice. */
   seconds: number;
@@ -70,7 +73,7 @@ function parseOptions(args: string[]): SuiteOptions | null {
   const { values } = parseArgs({
     args,
     strict: true,
-    options: { quick: { type: 'boolean' }, only: { type: 'string' }, duration: { type: 'string' }, sessions: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { quick: { type: 'boolean' }, only: { type: 'string' }, profile: { type: 'string' }, duration: { type: 'string' }, sessions: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) return null;
   const quick = values.quick === true;
@@ -83,6 +86,7 @@ function parseOptions(args: string[]): SuiteOptions | null {
   return {
     quick,
     only: values.only === 'gateway' ? 'gateway' : null,
+    profileDir: values.profile ?? null,
     slices,
     seconds: duration / slices,
     warmup: quick ? 1 : 2,
@@ -297,7 +301,7 @@ async function postgresRows(o: SuiteOptions, launch: ServerLaunch): Promise<Post
 async function run(o: SuiteOptions): Promise<void> {
   const started = performance.now();
   const loadBefore = os.loadavg()[0] ?? 0;
-  const launch = serverLaunch({ serverMain: null, profileDir: null });
+  const launch = serverLaunch({ serverMain: null, profileDir: o.profileDir });
   if (o.only === 'gateway') {
     const { pair } = await gatewayRows(o, launch);
     process.stdout.write(`\n${formatGatewayTable(pair, o.connections.gateway)}\n`);
