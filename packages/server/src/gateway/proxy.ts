@@ -100,13 +100,15 @@ export function createUpstreamProxy(upstream: URL, config: GatewayConfig, metric
   });
   const activeGauge = metrics.gatewayQueue.labels({ state: 'active' });
   const waitingGauge = metrics.gatewayQueue.labels({ state: 'waiting' });
+  const shown = { active: -1, waiting: -1 };
   const queue = new UpstreamQueue({
     slots: config.upstreamConnections,
     maxWaiting: config.upstreamQueueLimit,
     maxWaitMs: config.upstreamQueueTimeoutMs,
+    // Only the count that moved: a request that does not wait moves only the active one.
     onChange: (active, waiting) => {
-      activeGauge.set(active);
-      waitingGauge.set(waiting);
+      if (active !== shown.active) activeGauge.set((shown.active = active));
+      if (waiting !== shown.waiting) waitingGauge.set((shown.waiting = waiting));
     },
   });
   const bodyLimit = config.gatewayBodyLimitBytes;

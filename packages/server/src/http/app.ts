@@ -94,19 +94,24 @@ export async function buildApp(auth: AuthService, options: AppOptions = {}): Pro
     closeUnfinishedConnections(app.server, config.requestTimeoutMs);
     done();
   });
-  app.addHook('onRequest', async (request, reply) => {
+  // Synchronous (with `done`): every request passes here, and an async hook costs a promise each.
+  app.addHook('onRequest', (request, reply, done) => {
     if (closing) {
       reply.header('connection', 'close');
-      throw new TemporarilyUnavailableError();
+      done(new TemporarilyUnavailableError());
+      return;
     }
     const hostProblem = hostHeaderProblem(request.raw);
     if (hostProblem !== null) {
       reply.header('connection', 'close');
-      throw new InvalidRequestError(hostProblem);
+      done(new InvalidRequestError(hostProblem));
+      return;
     }
     if (isRefusedTarget(request.raw)) {
-      throw new InvalidRequestError('An absolute-form request target is accepted only under the base path');
+      done(new InvalidRequestError('An absolute-form request target is accepted only under the base path'));
+      return;
     }
+    done();
   });
 
   await app.register(
