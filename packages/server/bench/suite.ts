@@ -45,6 +45,7 @@ const USAGE = `usage: npm run bench [-- options]
   --out <file>       where to write the report (default docs/benchmarks.md; charts beside it in benchmarks/)
   --only gateway     the gateway row alone (printed, nothing written)
   --profile <dir>    our servers write a CPU profile (node --cpu-prof) there when they stop
+  --server <main.js> measure another build of the server (e.g. an older commit's dist/cli/main.js)
   -h, --help
 
 PostgreSQL rows use BENCH_DATABASE_URL, else TEST_DATABASE_URL, else the local test database.`;
@@ -55,6 +56,8 @@ export interface SuiteOptions {
   only: 'gateway' | null;
   /** Where our servers write a CPU profile each, or null. */
   profileDir: string | null;
+  /** The server build to measure, or null for this checkout's. */
+  serverMain: string | null;
   slices: number;
   /** Seconds of each slice. */
   seconds: number;
@@ -73,7 +76,7 @@ function parseOptions(args: string[]): SuiteOptions | null {
   const { values } = parseArgs({
     args,
     strict: true,
-    options: { quick: { type: 'boolean' }, only: { type: 'string' }, profile: { type: 'string' }, duration: { type: 'string' }, sessions: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { quick: { type: 'boolean' }, only: { type: 'string' }, profile: { type: 'string' }, server: { type: 'string' }, duration: { type: 'string' }, sessions: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) return null;
   const quick = values.quick === true;
@@ -87,6 +90,7 @@ function parseOptions(args: string[]): SuiteOptions | null {
     quick,
     only: values.only === 'gateway' ? 'gateway' : null,
     profileDir: values.profile ?? null,
+    serverMain: values.server ?? null,
     slices,
     seconds: duration / slices,
     warmup: quick ? 1 : 2,
@@ -301,7 +305,7 @@ async function postgresRows(o: SuiteOptions, launch: ServerLaunch): Promise<Post
 async function run(o: SuiteOptions): Promise<void> {
   const started = performance.now();
   const loadBefore = os.loadavg()[0] ?? 0;
-  const launch = serverLaunch({ serverMain: null, profileDir: o.profileDir });
+  const launch = serverLaunch({ serverMain: o.serverMain, profileDir: o.profileDir });
   if (o.only === 'gateway') {
     const { pair } = await gatewayRows(o, launch);
     process.stdout.write(`\n${formatGatewayTable(pair, o.connections.gateway)}\n`);
