@@ -34,7 +34,7 @@ import { sweepChart, type SweepPoint } from './suite/charts.js';
 import { withCpu } from './suite/cpu.js';
 import { alone, httpSide, paired, sweep, type Measured, type Pair, type Side } from './suite/measure.js';
 import { startRoundTripCounter } from './suite/pg-round-trips.js';
-import { formatMarkdown, formatTable, type SuiteResult } from './suite/report.js';
+import { formatGatewayTable, formatMarkdown, formatTable, type SuiteResult } from './suite/report.js';
 import { seedPostgres, seedSqlite } from './suite/seed.js';
 
 const USAGE = `usage: npm run bench [-- options]
@@ -43,12 +43,21 @@ const USAGE = `usage: npm run bench [-- options]
   --duration <s>     seconds per side of each paired measurement (default 15, quick 4)
   --sessions <n>     live sessions for the large-store rows (default 1000000)
   --out <file>       where to write the report (default docs/benchmarks.md; charts beside it in benchmarks/)
+  --only gateway     the gateway row alone (printed, nothing written)
+  --profile <dir>    our servers write a CPU profile (node --cpu-prof) there when they stop
+  --server <main.js> measure another build of the server (e.g. an older commit's dist/cli/main.js)
   -h, --help
 
 PostgreSQL rows use BENCH_DATABASE_URL, else TEST_DATABASE_URL, else the local test database.`;
 
 export interface SuiteOptions {
   quick: boolean;
+  /** One row alone instead of the whole run. */
+  only: 'gateway' | null;
+  /** Where our servers write a CPU profile each, or null. */
+  profileDir: string | null;
+  /** The server build to measure, or null for this checkout's. */
+  serverMain: string | null;
   slices: number;
   /** Seconds of each slice. */
   seconds: number;
@@ -67,17 +76,21 @@ function parseOptions(args: string[]): SuiteOptions | null {
   const { values } = parseArgs({
     args,
     strict: true,
-    options: { quick: { type: 'boolean' }, duration: { type: 'string' }, sessions: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { quick: { type: 'boolean' }, only: { type: 'string' }, profile: { type: 'string' }, server: { type: 'string' }, duration: { type: 'string' }, sessions: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) return null;
   const quick = values.quick === true;
   const duration = Number(values.duration ?? (quick ? 4 : 15));
   const sessions = Number(values.sessions ?? 1_000_000);
+  if (values.only !== undefined && values.only !== 'gateway') throw new Error(`--only takes gateway, got ${values.only}`);
   if (!(duration > 0)) throw new Error(`--duration must be a positive number, got ${values.duration}`);
   if (!Number.isInteger(sessions) || sessions <= SMALL_STORE) throw new Error(`--sessions must be an integer above ${SMALL_STORE}, got ${values.sessions}`);
   const slices = quick ? 2 : 3;
   return {
     quick,
+    only: values.only === 'gateway' ? 'gateway' : null,
+    profileDir: values.profile ?? null,
+    serverMain: values.server ?? null,
     slices,
     seconds: duration / slices,
     warmup: quick ? 1 : 2,
@@ -207,7 +220,7 @@ async function gatewayRows(o: SuiteOptions, launch: ServerLaunch) {
     const bareSide = httpSide('bare proxy, Fastify + undici, no authentication', bare.pid, get(bare.origin));
     const direct = httpSide('upstream called directly', upstream.pid, get(upstream.origin));
     const pair = await paired(ours, bareSide, { slices: o.slices, seconds: o.seconds, warmup: o.warmup, connections: o.connections.gateway });
-    const points = await sweep([ours, bareSide, direct], o.sweeps.gateway, o.sweepSeconds);
+    const points = o.only === null ? await sweep([ours, bareSide, direct], o.sweeps.gateway, o.sweepSeconds) : [];
     return { pair, sweep: points };
   } finally {
     await Promise.all([stopChild(gateway), bare.stop(), upstream.stop()]);
@@ -292,7 +305,20 @@ async function postgresRows(o: SuiteOptions, launch: ServerLaunch): Promise<Post
 async function run(o: SuiteOptions): Promise<void> {
   const started = performance.now();
   const loadBefore = os.loadavg()[0] ?? 0;
-  const launch = serverLaunch({ serverMain: null, profileDir: null });
+  const launch = serverLaunch({ serverMain: o.serverMain, profileDir: o.profileDir });
+  if (o.only === 'gateway') {
+    const { pair } = await gatewayRows(o, launch);
+    process.stdout.write(`\n${formatGatewayTable(pair, o.connections.gateway)}\n`);
+  } else {
+    await runAll(o, launch, started, loadBefore);
+  }
+  if (failures.length > 0) {
+    process.stderr.write(`\nbench: FAILED — not every request succeeded:\n  ${failures.join('\n  ')}\n`);
+    process.exitCode = 1;
+  }
+}
+
+async function runAll(o: SuiteOptions, launch: ServerLaunch, started: number, loadBefore: number): Promise<void> {
   const sqlite = await sqliteRows(o, launch);
   const gateway = await gatewayRows(o, launch);
   log('guard: new token each request vs raw Ed25519 verify…');
@@ -327,10 +353,6 @@ async function run(o: SuiteOptions): Promise<void> {
   for (const [file, title, points] of charts) writeFileSync(join(chartDir, file), await sweepChart(title, points));
   writeFileSync(o.out, formatMarkdown(result, table, charts.map(([file, title, points]) => ({ file: `benchmarks/${file}`, title, points }))));
   log(`wrote ${o.out} and ${charts.length} charts in ${chartDir}`);
-  if (failures.length > 0) {
-    process.stderr.write(`\nbench: FAILED — not every request succeeded:\n  ${failures.join('\n  ')}\n`);
-    process.exitCode = 1;
-  }
 }
 
 async function main(): Promise<void> {

@@ -12,6 +12,8 @@ export const IDENTITY_HEADERS = {
 
 export type GatewayIdentity = Readonly<Record<keyof typeof IDENTITY_HEADERS, string>>;
 
+const IDENTITY_ENTRIES = Object.entries(IDENTITY_HEADERS) as Array<[keyof typeof IDENTITY_HEADERS, string]>;
+
 /**
  * Hop-by-hop headers (RFC 9110 §7.6.1) and headers whose meaning the gateway decides itself:
  * framing (`content-length` is set from the body the gateway forwards), `host` (the upstream's),
@@ -56,14 +58,20 @@ const CLIENT_CLAIMS = new Set([
  * the name as CGI, WSGI, PHP and Rack do: case-insensitively, with `_` for `-`.
  */
 export function isAssertedHeader(name: string): boolean {
-  const canonical = name.toLowerCase().replaceAll('_', '-');
+  return isAssertedCanonical(name.toLowerCase().replaceAll('_', '-'));
+}
+
+/** {@link isAssertedHeader} of a name already in lower case without `_` (as Node hands them over, once `_` ones are dropped). */
+function isAssertedCanonical(canonical: string): boolean {
   return canonical.startsWith('x-auth-') || canonical.startsWith('x-forwarded-') || CLIENT_CLAIMS.has(canonical);
 }
 
+const NONE: ReadonlySet<string> = new Set();
+
 /** The header names a `Connection` header lists (RFC 9110 §7.6.1): hop-by-hop too. */
-function connectionOptions(headers: IncomingHttpHeaders): Set<string> {
+function connectionOptions(headers: IncomingHttpHeaders): ReadonlySet<string> {
   const value = headers.connection;
-  if (typeof value !== 'string') return new Set();
+  if (typeof value !== 'string') return NONE;
   return new Set(value.split(',').map((name) => name.trim().toLowerCase()));
 }
 
@@ -85,7 +93,7 @@ export function upstreamRequestHeaders(request: FastifyRequest, identity: Gatewa
   const listed = connectionOptions(request.headers);
   const headers: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(request.headers)) {
-    if (value === undefined || name.includes('_') || NOT_FORWARDED.has(name) || listed.has(name) || isAssertedHeader(name)) continue;
+    if (value === undefined || name.includes('_') || NOT_FORWARDED.has(name) || listed.has(name) || isAssertedCanonical(name)) continue;
     if (name === 'authorization' && !options.forwardAuthorization) continue;
     if (name === 'cookie' && !options.forwardCookies) continue;
     headers[name] = value;
@@ -94,7 +102,7 @@ export function upstreamRequestHeaders(request: FastifyRequest, identity: Gatewa
   headers['x-forwarded-proto'] = request.protocol === 'https' ? 'https' : 'http';
   const host = request.host;
   if (HOST.test(host)) headers['x-forwarded-host'] = host;
-  for (const [key, header] of Object.entries(IDENTITY_HEADERS)) headers[header] = identity[key as keyof typeof IDENTITY_HEADERS];
+  for (const [key, header] of IDENTITY_ENTRIES) headers[header] = identity[key];
   return headers;
 }
 

@@ -5,6 +5,7 @@ import type { Config } from '../config.js';
 import { InvalidRequestError, OAuthError, TemporarilyUnavailableError } from '../errors.js';
 import type { Metrics } from '../http/metrics.js';
 import { clientResponseHeaders, upstreamRequestHeaders, type GatewayIdentity } from './forwarded-headers.js';
+import { UpstreamAbort, type AbortSignalLike } from './upstream-abort.js';
 import { QueueFullError, UpstreamQueue, type Release } from './upstream-queue.js';
 
 /** Passes bytes through until more than `limit` have passed, then fails with `tooMuch()`. */
@@ -99,13 +100,15 @@ export function createUpstreamProxy(upstream: URL, config: GatewayConfig, metric
   });
   const activeGauge = metrics.gatewayQueue.labels({ state: 'active' });
   const waitingGauge = metrics.gatewayQueue.labels({ state: 'waiting' });
+  const shown = { active: -1, waiting: -1 };
   const queue = new UpstreamQueue({
     slots: config.upstreamConnections,
     maxWaiting: config.upstreamQueueLimit,
     maxWaitMs: config.upstreamQueueTimeoutMs,
+    // Only the count that moved: a request that does not wait moves only the active one.
     onChange: (active, waiting) => {
-      activeGauge.set(active);
-      waitingGauge.set(waiting);
+      if (active !== shown.active) activeGauge.set((shown.active = active));
+      if (waiting !== shown.waiting) waitingGauge.set((shown.waiting = waiting));
     },
   });
   const bodyLimit = config.gatewayBodyLimitBytes;
@@ -124,7 +127,7 @@ export function createUpstreamProxy(upstream: URL, config: GatewayConfig, metric
       outcome('body_too_large');
       throw bodyTooLarge(reply, bodyLimit);
     }
-    const controller = new AbortController();
+    const controller = new UpstreamAbort();
     let release: Release = () => undefined;
     let deadline: NodeJS.Timeout | undefined;
     reply.raw.once('close', () => {
@@ -138,13 +141,13 @@ export function createUpstreamProxy(upstream: URL, config: GatewayConfig, metric
     };
 
     try {
-      release = await queue.acquire(controller.signal);
+      release = await queue.acquire(controller);
     } catch (error) {
-      if (controller.signal.aborted) return clientGone();
+      if (controller.aborted) return clientGone();
       outcome(error instanceof QueueFullError ? 'queue_full' : 'queue_timeout');
       throw new TemporarilyUnavailableError({ cause: error });
     }
-    if (controller.signal.aborted) {
+    if (controller.aborted) {
       release();
       return clientGone();
     }
@@ -157,15 +160,17 @@ export function createUpstreamProxy(upstream: URL, config: GatewayConfig, metric
 
     let answer: Dispatcher.ResponseData;
     try {
-      answer = await pool.request({ path, method: request.method as Dispatcher.HttpMethod, headers, body, signal: controller.signal });
+      // undici types its signal as an AbortSignal or EventEmitter; it reads what AbortSignalLike has.
+      const signal = controller satisfies AbortSignalLike as unknown as AbortSignal;
+      answer = await pool.request({ path, method: request.method as Dispatcher.HttpMethod, headers, body, signal });
     } catch (error) {
-      if (controller.signal.reason === CLIENT_GONE) return clientGone();
+      if (controller.reason === CLIENT_GONE) return clientGone();
       if (body?.exceeded) {
         outcome('body_too_large');
         throw bodyTooLarge(reply, bodyLimit);
       }
       const code = (error as { code?: string }).code;
-      const timedOut = controller.signal.reason === TOO_LONG || (code !== undefined && TIMEOUTS.has(code));
+      const timedOut = controller.reason === TOO_LONG || (code !== undefined && TIMEOUTS.has(code));
       outcome(timedOut ? 'upstream_timeout' : 'upstream_error');
       request.log.warn({ upstreamError: code ?? (error as Error).name }, 'upstream request failed');
       throw timedOut ? gatewayTimeout() : badGateway();

@@ -1,3 +1,5 @@
+import type { AbortSignalLike } from './upstream-abort.js';
+
 /** Every upstream connection is busy and the queue behind them is full. */
 export class QueueFullError extends Error {
   constructor() {
@@ -58,7 +60,7 @@ export class UpstreamQueue {
    * once when the queue is full, {@link QueueTimeoutError} when the wait passes `maxWaitMs`, or the
    * signal's reason when it aborts first.
    */
-  acquire(signal: AbortSignal): Promise<Release> {
+  acquire(signal: AbortSignalLike): Promise<Release> {
     if (signal.aborted) return Promise.reject(signal.reason);
     if (this.#active < this.options.slots && this.#waiting.length === 0) {
       this.#active += 1;

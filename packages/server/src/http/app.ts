@@ -1,7 +1,9 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { METHODS } from 'node:http';
+import type { Logger } from 'pino';
 import type { AuthService } from '../auth-service.js';
 import { systemClock } from '../clock.js';
+import { lazyRequestLogger } from '../logger.js';
 import type { TrustProxy } from '../config.js';
 import { InvalidRequestError, TemporarilyUnavailableError } from '../errors.js';
 import { registerConsole, SECURITY_HEADERS as CONSOLE_SECURITY_HEADERS } from '../console/plugin.js';
@@ -51,6 +53,7 @@ export async function buildApp(auth: AuthService, options: AppOptions = {}): Pro
   const app = Fastify({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: (parent, bindings, childOptions) => lazyRequestLogger(parent as Logger, bindings, childOptions) as FastifyBaseLogger,
     bodyLimit: config.bodyLimit,
     trustProxy: fastifyTrustProxy(config.trustProxy),
     // Answered below in the OAuth shape instead of Fastify's own.
@@ -95,19 +98,24 @@ export async function buildApp(auth: AuthService, options: AppOptions = {}): Pro
     closeUnfinishedConnections(app.server, config.requestTimeoutMs);
     done();
   });
-  app.addHook('onRequest', async (request, reply) => {
+  // Synchronous (with `done`): every request passes here, and an async hook costs a promise each.
+  app.addHook('onRequest', (request, reply, done) => {
     if (closing) {
       reply.header('connection', 'close');
-      throw new TemporarilyUnavailableError();
+      done(new TemporarilyUnavailableError());
+      return;
     }
     const hostProblem = hostHeaderProblem(request.raw);
     if (hostProblem !== null) {
       reply.header('connection', 'close');
-      throw new InvalidRequestError(hostProblem);
+      done(new InvalidRequestError(hostProblem));
+      return;
     }
     if (isRefusedTarget(request.raw)) {
-      throw new InvalidRequestError('An absolute-form request target is accepted only under the base path');
+      done(new InvalidRequestError('An absolute-form request target is accepted only under the base path'));
+      return;
     }
+    done();
   });
 
   await app.register(

@@ -5,15 +5,25 @@ import type { SqliteDatabase } from './database.js';
 /** When a session stopped (or stops) being usable: the expression the `sessions_purge` index holds. */
 const USABLE_UNTIL = 'COALESCE(ended_at, MIN(idle_expires_at, max_expires_at))';
 
+/** Contexts kept at most (the oldest read is dropped first). */
+const CACHED_CONTEXTS = 10_000;
+
 interface Pending {
   change: SessionChange;
   resolve: (applied: boolean) => void;
   reject: (error: unknown) => void;
 }
 
-/** Sessions on SQLite; changes to them are group-committed (see {@link SqliteSessionStore.apply}). */
+/**
+ * Sessions on SQLite; changes to them are group-committed (see {@link SqliteSessionStore.apply}).
+ * Contexts read are kept only while nothing in the database changed (see {@link getContext}).
+ */
 export class SqliteSessionStore implements SessionStore {
   readonly #d: SqliteDatabase;
+  /** Contexts read since {@link #stamp} last moved, frozen: each is what a read would answer now. */
+  readonly #contexts = new Map<string, SessionContext>();
+  /** Rows this connection changed (`total_changes()`) and `data_version` when the contexts were read. */
+  #stamp: [changes: number, version: number] = [-1, -1];
   #pending: Pending[] = [];
   /** {@link applyOne} in a savepoint of its own (a transaction nested in the batch's). */
   readonly #applyInSavepoint: (change: SessionChange) => boolean;
@@ -52,11 +62,35 @@ export class SqliteSessionStore implements SessionStore {
     return row ? toSession(row) : null;
   }
 
+  /**
+   * A context is answered from memory only when no row of the database changed since it was read:
+   * `total_changes()` moves with every row this connection inserts, updates or deletes (any store
+   * part, any transaction, committed or not), and `data_version` with every commit of any other
+   * connection (this store's relaxed one, another process, the CLI). Both are read on every call, so
+   * an ended session, a disabled user or a new not-before policy is seen by the very next read.
+   * Expiry needs no care here: the caller compares the context's expiry times with its clock.
+   */
   async getContext(id: string): Promise<SessionContext | null> {
+    // Two statements: one reading both through pragma_data_version costs about twice as much.
+    const changes = this.#d.sql('SELECT total_changes()').pluck().get() as number;
+    const version = this.#d.sql('PRAGMA data_version').pluck().get() as number;
+    if (changes !== this.#stamp[0] || version !== this.#stamp[1]) {
+      this.#contexts.clear();
+      this.#stamp = [changes, version];
+    }
+    const cached = this.#contexts.get(id);
+    if (cached !== undefined) return cached;
     const row = this.#d
       .sql(`SELECT ${sessionContextColumns('settings', '?')} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`)
       .get(REALM_NOT_BEFORE, id) as SessionContextRow | undefined;
-    return row ? toSessionContext(row) : null;
+    if (!row) return null;
+    const context = toSessionContext(row);
+    Object.freeze(context.session);
+    Object.freeze(context.user);
+    if (context.session.rotatedBy !== null) Object.freeze(context.session.rotatedBy);
+    if (this.#contexts.size >= CACHED_CONTEXTS) this.#contexts.delete(this.#contexts.keys().next().value as string);
+    this.#contexts.set(id, Object.freeze(context));
+    return context;
   }
 
   /**

@@ -72,6 +72,59 @@ export function describeSessionChanges(open: OpenStore): void {
         });
       });
 
+      it('every change through the store is seen by the very next read, one at a time', async () => {
+        const { sessions, users, settings } = f.store;
+        const user = await f.addUser();
+        const session = await f.openSession(user);
+        const read = async () => {
+          // Read twice: an adapter that keeps contexts answers the second from what it kept.
+          await sessions.getContext(session.id);
+          return sessions.getContext(session.id);
+        };
+        await read();
+        await settings.setRealmNotBefore(T0 + SECOND);
+        assert.equal((await read())?.realmNotBefore, T0 + SECOND);
+        await users.update(user.id, { notBefore: T0 + 2 * SECOND, updatedAt: T0 + 2 * SECOND });
+        assert.equal((await read())?.user.notBefore, T0 + 2 * SECOND);
+        await users.update(user.id, { enabled: false, updatedAt: T0 + 3 * SECOND });
+        assert.equal((await read())?.user.enabled, false);
+        const refresh = rotation(session, T0 + 4 * SECOND);
+        assert.equal(await sessions.apply(refresh), true);
+        assert.equal((await read())?.session.generation, 1);
+        await sessions.end(session.id, 'revoked', T0 + 5 * SECOND);
+        assert.equal((await read())?.session.endedAt, T0 + 5 * SECOND);
+
+        const other = await f.openSession(user);
+        assert.equal((await sessions.getContext(other.id))?.session.endedAt, null);
+        await sessions.endAllOfUser(user.id, 'user_disabled', T0 + 6 * SECOND);
+        assert.equal((await sessions.getContext(other.id))?.session.endedAt, T0 + 6 * SECOND);
+        await users.remove(user.id);
+        assert.equal(await sessions.getContext(other.id), null);
+      });
+
+      it('a change through another store on the same data is seen by the very next read', async (t) => {
+        const { reopen } = f.opened;
+        if (!reopen) return t.skip('this adapter cannot open a second store on the same data');
+        const user = await f.addUser();
+        const session = await f.openSession(user);
+        const second = await reopen();
+        try {
+          const read = async () => {
+            await f.store.sessions.getContext(session.id);
+            return f.store.sessions.getContext(session.id);
+          };
+          await read();
+          await second.settings.setRealmNotBefore(T0 + SECOND);
+          assert.equal((await read())?.realmNotBefore, T0 + SECOND);
+          await second.users.update(user.id, { enabled: false, updatedAt: T0 + 2 * SECOND });
+          assert.equal((await read())?.user.enabled, false);
+          await second.sessions.end(session.id, 'revoked', T0 + 3 * SECOND);
+          assert.equal((await read())?.session.endedAt, T0 + 3 * SECOND);
+        } finally {
+          await second.close();
+        }
+      });
+
       it('each session comes with its own user', async () => {
         const alice = await f.addUser('alice');
         const bob = await f.addUser('bob');
