@@ -1,5 +1,5 @@
 import type { Config } from '../config.js';
-import type { Store, User } from '../store/port.js';
+import type { SessionUser, Store } from '../store/port.js';
 import type { RefreshTokens } from '../tokens/refresh-token.js';
 import { isBeforePolicy } from './not-before.js';
 import { isSessionActive } from './sessions.js';
@@ -18,7 +18,7 @@ export type IntrospectDeps = AccessTokenCheckDeps & {
 const INACTIVE: Introspection = { active: false };
 
 /** A caller sees its own tokens; another client application's only with the introspection permission (RFC 7662 §4). */
-function maySee(caller: User, ownerId: string): boolean {
+function maySee(caller: SessionUser, ownerId: string): boolean {
   return caller.canIntrospect || caller.id === ownerId;
 }
 
@@ -29,7 +29,7 @@ function maySee(caller: User, ownerId: string): boolean {
  */
 export async function introspectToken(
   deps: IntrospectDeps,
-  caller: User,
+  caller: SessionUser,
   token: string,
   hint: string | undefined,
 ): Promise<Introspection> {
@@ -41,7 +41,7 @@ export async function introspectToken(
   return INACTIVE;
 }
 
-async function introspectAccessToken(deps: IntrospectDeps, caller: User, token: string): Promise<Introspection> {
+async function introspectAccessToken(deps: IntrospectDeps, caller: SessionUser, token: string): Promise<Introspection> {
   const identity = await verifyAccessToken(deps, token);
   if (!identity || !maySee(caller, identity.user.id)) return INACTIVE;
   const { claims } = identity.identity;
@@ -61,7 +61,7 @@ async function introspectAccessToken(deps: IntrospectDeps, caller: User, token: 
   };
 }
 
-async function introspectRefreshToken(deps: IntrospectDeps, caller: User, token: string): Promise<Introspection> {
+async function introspectRefreshToken(deps: IntrospectDeps, caller: SessionUser, token: string): Promise<Introspection> {
   const presented = deps.refreshTokens.read(token);
   if (!presented) return INACTIVE;
   const context = await deps.store.sessions.getContext(presented.sessionId);

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
-import type { Session, User } from '../store/port.js';
+import type { Session, SessionUser } from '../store/port.js';
 import { signAccessToken } from '../tokens/access-token.js';
 import type { KeyRing } from '../tokens/keys.js';
 
@@ -30,7 +30,7 @@ export interface TokenIssuerDeps {
 export async function issueTokens(
   deps: TokenIssuerDeps,
   grant: {
-    user: User;
+    user: SessionUser;
     session: Session;
     refreshToken: string;
     refreshExpiresAt: number;

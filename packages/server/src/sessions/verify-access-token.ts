@@ -1,6 +1,6 @@
 import { challenge, GuardError, InvalidTokenError, type ChallengeResponse, type Identity, type Verifier } from '@antpeer/guard';
 import type { Clock } from '../clock.js';
-import type { Session, Store, User } from '../store/port.js';
+import type { Session, SessionUser, Store } from '../store/port.js';
 import { isSessionActive } from './sessions.js';
 
 /** What checking an access token against the store uses. */
@@ -13,7 +13,7 @@ export interface AccessTokenCheckDeps {
 /** An access token that checked out against the signature and against the store. */
 export interface AccessTokenIdentity {
   identity: Identity;
-  user: User;
+  user: SessionUser;
   session: Session;
 }
 
@@ -26,7 +26,7 @@ export interface AccessTokenIdentity {
 export async function checkIdentityInStore(
   deps: Omit<AccessTokenCheckDeps, 'accessTokens'>,
   identity: Identity,
-): Promise<{ user: User; session: Session } | null> {
+): Promise<{ user: SessionUser; session: Session } | null> {
   if (identity.sessionId === undefined) return null;
   const context = await deps.store.sessions.getContext(identity.sessionId);
   if (!context) return null;

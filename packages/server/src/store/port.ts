@@ -81,9 +81,13 @@ export type NewSession = Pick<Session, 'id' | 'userId' | 'createdAt' | 'idleExpi
 /** A session, its user and the realm-wide not-before policy (ms; 0 when never set), read together. */
 export interface SessionContext {
   session: Session;
-  user: User;
+  /** Without its password hash: nothing that checks a session needs it, and contexts are cached. */
+  user: SessionUser;
   realmNotBefore: number;
 }
+
+/** A client application as a session check sees it. */
+export type SessionUser = Omit<User, 'passwordHash'>;
 
 /** The fields of a session a change may set. */
 export type SessionPatch = Partial<

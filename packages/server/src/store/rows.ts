@@ -1,4 +1,4 @@
-import type { Administrator, AuditRecord, ConsoleSession, Session, SessionContext, SessionEndReason, SessionPatch, Source, StoredKey, User } from './port.js';
+import type { Administrator, AuditRecord, ConsoleSession, Session, SessionContext, SessionEndReason, SessionPatch, SessionUser, Source, StoredKey, User } from './port.js';
 
 /**
  * The rows both SQL adapters read, and their mapping to domain objects. The schemas use the same
@@ -42,7 +42,6 @@ export interface SessionRow {
 /** A session joined with its user's columns under the `u_` prefix and the realm policy. */
 export type SessionContextRow = SessionRow & {
   u_username: string;
-  u_password_hash: string;
   u_enabled: number | boolean;
   u_not_before: Int;
   u_can_introspect: number | boolean;
@@ -54,7 +53,7 @@ export type SessionContextRow = SessionRow & {
 
 /** The select list of a {@link SessionContextRow}: sessions `s`, users `u`, settings looked up by name (first parameter). */
 export function sessionContextColumns(settingsTable: string, parameter: string): string {
-  return `s.*, u.username AS u_username, u.password_hash AS u_password_hash, u.enabled AS u_enabled,
+  return `s.*, u.username AS u_username, u.enabled AS u_enabled,
     u.not_before AS u_not_before, u.can_introspect AS u_can_introspect, u.require_dpop AS u_require_dpop, u.created_at AS u_created_at, u.updated_at AS u_updated_at,
     (SELECT value FROM ${settingsTable} WHERE name = ${parameter}) AS realm_not_before`;
 }
@@ -92,10 +91,14 @@ function nullableNumber(value: Int | null): number | null {
 }
 
 export function toUser(row: UserRow): User {
+  return { ...toSessionUser(row), passwordHash: row.password_hash };
+}
+
+/** A user without its password hash, as session checks get it. */
+function toSessionUser(row: Omit<UserRow, 'password_hash'>): SessionUser {
   return {
     id: row.id,
     username: row.username,
-    passwordHash: row.password_hash,
     enabled: Boolean(row.enabled),
     notBefore: Number(row.not_before),
     canIntrospect: Boolean(row.can_introspect),
@@ -130,10 +133,9 @@ export function toSession(row: SessionRow): Session {
 export function toSessionContext(row: SessionContextRow): SessionContext {
   return {
     session: toSession(row),
-    user: toUser({
+    user: toSessionUser({
       id: row.user_id,
       username: row.u_username,
-      password_hash: row.u_password_hash,
       enabled: row.u_enabled,
       not_before: row.u_not_before,
       can_introspect: row.u_can_introspect,

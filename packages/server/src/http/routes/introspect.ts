@@ -4,7 +4,7 @@ import { verifyCredentials } from '../../credentials/verify-credentials.js';
 import { InvalidClientError, InvalidRequestError } from '../../errors.js';
 import { introspectToken } from '../../sessions/introspect.js';
 import { verifyAccessToken } from '../../sessions/verify-access-token.js';
-import type { User } from '../../store/port.js';
+import type { SessionUser } from '../../store/port.js';
 import { optionalString, readParameters, requestSource } from '../body.js';
 import { NO_STORE } from '../errors.js';
 
@@ -22,7 +22,7 @@ function decodeBasic(value: string): { username: string; password: string } | nu
 }
 
 /** The introspection caller: a client application by HTTP Basic, or by a Bearer access token. */
-async function authenticateCaller(auth: AuthService, request: FastifyRequest): Promise<User> {
+async function authenticateCaller(auth: AuthService, request: FastifyRequest): Promise<SessionUser> {
   const header = request.headers.authorization ?? '';
   const [scheme, value] = header.split(' ', 2);
   if (value && scheme?.toLowerCase() === 'basic') {
@@ -43,7 +43,7 @@ async function authenticateCaller(auth: AuthService, request: FastifyRequest): P
 export function registerIntrospectRoute(app: FastifyInstance, auth: AuthService): void {
   app.post('/auth/introspect', async (request, reply) => {
     reply.headers(NO_STORE);
-    let caller: User;
+    let caller: SessionUser;
     try {
       caller = await authenticateCaller(auth, request);
     } catch (error) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it, type TestContext } from 'node:test';
-import type { Session, SessionChange, Store } from '../port.js';
+import type { Session, SessionChange, SessionUser, Store, User } from '../port.js';
 import {
   IDLE,
   ORIGIN,
@@ -35,11 +35,18 @@ export function describeSessionChanges(open: OpenStore): void {
       return { ...session, ...change.patch };
     }
 
+    /** What a context holds of a user: everything but the password hash (contexts are cached in memory). */
+    function sessionUser(user: User | undefined): SessionUser | undefined {
+      if (user === undefined) return undefined;
+      const { passwordHash: _omitted, ...rest } = user;
+      return rest;
+    }
+
     describe('getContext', () => {
       it('returns the session, its user and the realm not-before policy, as they are now', async () => {
         const user = await f.addUser();
         const session = await f.openSession(user);
-        assert.deepEqual(await f.store.sessions.getContext(session.id), { session, user, realmNotBefore: 0 });
+        assert.deepEqual(await f.store.sessions.getContext(session.id), { session, user: sessionUser(user), realmNotBefore: 0 });
 
         await f.store.settings.setRealmNotBefore(T0 + 5 * SECOND);
         const userPatch = { enabled: false, notBefore: T0 + 7 * SECOND, canIntrospect: true, updatedAt: T0 + 8 * SECOND };
@@ -50,7 +57,7 @@ export function describeSessionChanges(open: OpenStore): void {
 
         assert.deepEqual(await f.store.sessions.getContext(session.id), {
           session: { ...changed(session, refresh), endedAt: T0 + 9 * SECOND, endReason: 'revoked' },
-          user: { ...user, ...userPatch },
+          user: sessionUser({ ...user, ...userPatch }),
           realmNotBefore: T0 + 5 * SECOND,
         });
       });
@@ -68,7 +75,7 @@ export function describeSessionChanges(open: OpenStore): void {
 
         contexts.forEach((context, i) => {
           const session = sessions.find((candidate) => candidate.id === ids[i]);
-          assert.deepEqual(context, session ? { session, user: users.find((user) => user.id === session.userId), realmNotBefore: 0 } : null);
+          assert.deepEqual(context, session ? { session, user: sessionUser(users.find((user) => user.id === session.userId)), realmNotBefore: 0 } : null);
         });
       });
 
@@ -130,8 +137,8 @@ export function describeSessionChanges(open: OpenStore): void {
         const bob = await f.addUser('bob');
         const a = await f.openSession(alice);
         const b = await f.openSession(bob);
-        assert.deepEqual((await f.store.sessions.getContext(a.id))?.user, alice);
-        assert.deepEqual((await f.store.sessions.getContext(b.id))?.user, bob);
+        assert.deepEqual((await f.store.sessions.getContext(a.id))?.user, sessionUser(alice));
+        assert.deepEqual((await f.store.sessions.getContext(b.id))?.user, sessionUser(bob));
       });
     });
 
@@ -155,7 +162,7 @@ export function describeSessionChanges(open: OpenStore): void {
           rotatedBy: ORIGIN,
         });
         assert.deepEqual(await f.store.sessions.get(session.id), expected);
-        assert.deepEqual(await f.store.sessions.getContext(session.id), { session: expected, user, realmNotBefore: 0 });
+        assert.deepEqual(await f.store.sessions.getContext(session.id), { session: expected, user: sessionUser(user), realmNotBefore: 0 });
         assert.deepEqual(await f.store.sessions.listActive(T0 + 120 * SECOND, { limit: 1000 }), [expected]);
         assert.deepEqual(await auditTrail(), [], 'a change without an audit event records none');
       });
