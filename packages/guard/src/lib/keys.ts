@@ -83,20 +83,25 @@ export function importVerificationKey(jwk: unknown): VerificationKey | undefined
   const algorithms = allowedAlgorithms(member);
   if (algorithms.length === 0) return undefined;
   // Only the public members: a JWKS that leaks a private key must not make us hold it.
-  const publicMembers: JsonWebKey = { kty: member.kty as string };
-  for (const name of ['crv', 'x', 'y', 'n', 'e'] as const) {
-    if (typeof member[name] === 'string') publicMembers[name] = member[name] as string;
-  }
-  let key: KeyObject;
-  try {
-    key = createPublicKey({ key: publicMembers, format: 'jwk' });
-  } catch {
-    return undefined;
-  }
+  const key = publicKeyOf(member, member.kty as string);
+  if (key === undefined) return undefined;
   if (member.kty === 'RSA' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_MODULUS_BITS) {
     return undefined;
   }
   return Object.freeze({ kid: member.kid as string | undefined, algorithms: new Set(algorithms), key });
+}
+
+/** The public key made of a JWK's public members only (of type `kty`), or `undefined` when they are not a key. */
+function publicKeyOf(member: Record<string, unknown>, kty: string): KeyObject | undefined {
+  const publicMembers: JsonWebKey = { kty };
+  for (const name of ['crv', 'x', 'y', 'n', 'e'] as const) {
+    if (typeof member[name] === 'string') publicMembers[name] = member[name] as string;
+  }
+  try {
+    return createPublicKey({ key: publicMembers, format: 'jwk' });
+  } catch {
+    return undefined;
+  }
 }
 
 /** JWK members that only a private or symmetric key has (RFC 7518 §6.2.2, §6.3.2, §6.4.1). */
@@ -117,16 +122,8 @@ export function importProofKey(jwk: unknown, alg: string): VerificationKey | und
   if (profile === undefined || member.kty !== profile.kty) return undefined;
   if (profile.crv !== undefined && member.crv !== profile.crv) return undefined;
   if (member.alg !== undefined && member.alg !== alg) return undefined;
-  const publicMembers: JsonWebKey = { kty: profile.kty };
-  for (const name of ['crv', 'x', 'y', 'n', 'e'] as const) {
-    if (typeof member[name] === 'string') publicMembers[name] = member[name] as string;
-  }
-  let key: KeyObject;
-  try {
-    key = createPublicKey({ key: publicMembers, format: 'jwk' });
-  } catch {
-    return undefined;
-  }
+  const key = publicKeyOf(member, profile.kty);
+  if (key === undefined) return undefined;
   if (profile.kty === 'RSA') {
     const details = key.asymmetricKeyDetails;
     if ((details?.modulusLength ?? 0) < MIN_RSA_MODULUS_BITS || (details?.publicExponent ?? MAX_PROOF_RSA_EXPONENT) >= MAX_PROOF_RSA_EXPONENT) return undefined;
