@@ -28,7 +28,7 @@ import { freePort, type ServeProcess } from '../src/test/process.js';
 import { failures, load, passwordLoad, postToken, refreshLoad } from './token/load.js';
 import { APP, BENCH_SERVER_ENV, serverLaunch, startOurServer, type ServerLaunch } from './token/our-server.js';
 import { startArgon2Verifier } from './token/probes.js';
-import { REPO_ROOT, killAll, lineReader, log, startScript, stopChild, tempDir } from './token/processes.js';
+import { REPO_ROOT, lineReader, log, runBench, startScript, stopChild, tempDir } from './token/processes.js';
 import { startReference } from './token/reference.js';
 import { sweepChart, type SweepPoint } from './suite/charts.js';
 import { withCpu } from './suite/cpu.js';
@@ -355,25 +355,4 @@ async function runAll(o: SuiteOptions, launch: ServerLaunch, started: number, lo
   log(`wrote ${o.out} and ${charts.length} charts in ${chartDir}`);
 }
 
-async function main(): Promise<void> {
-  let options: SuiteOptions | null;
-  try {
-    options = parseOptions(process.argv.slice(2));
-  } catch (error) {
-    process.stderr.write(`bench: ${(error as Error).message}\n\n${USAGE}\n`);
-    process.exitCode = 2;
-    return;
-  }
-  if (options === null) {
-    process.stdout.write(`${USAGE}\n`);
-    return;
-  }
-  await run(options);
-}
-
-main()
-  .catch((error: unknown) => {
-    process.stderr.write(`\nbench: FAILED — ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exitCode = 1;
-  })
-  .finally(killAll);
+runBench(USAGE, parseOptions, run);

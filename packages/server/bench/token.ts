@@ -21,7 +21,7 @@ import { USAGE, parseOptions, type TokenBenchOptions } from './token/options.js'
 import { APP, BENCH_SERVER_ENV, serverLaunch, startOurServer } from './token/our-server.js';
 import { measurePostgres } from './token/postgres.js';
 import { probeFsync, startArgon2Verifier, type Argon2Slice } from './token/probes.js';
-import { killAll, log, rssMegabytes, stopChild, tempDir } from './token/processes.js';
+import { log, rssMegabytes, runBench, stopChild, tempDir } from './token/processes.js';
 import { startReference } from './token/reference.js';
 import { formatReport, type RefreshRun } from './token/report.js';
 
@@ -148,25 +148,4 @@ async function run(options: Readonly<TokenBenchOptions>): Promise<void> {
   }
 }
 
-async function main(): Promise<void> {
-  let options: Readonly<TokenBenchOptions> | null;
-  try {
-    options = parseOptions(process.argv.slice(2));
-  } catch (error) {
-    process.stderr.write(`bench: ${(error as Error).message}\n\n${USAGE}\n`);
-    process.exitCode = 2;
-    return;
-  }
-  if (options === null) {
-    process.stdout.write(`${USAGE}\n`);
-    return;
-  }
-  await run(options);
-}
-
-main()
-  .catch((error: unknown) => {
-    process.stderr.write(`\nbench: FAILED — ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exitCode = 1;
-  })
-  .finally(killAll);
+runBench(USAGE, parseOptions, run);

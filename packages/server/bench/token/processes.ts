@@ -109,3 +109,31 @@ export function rssMegabytes(pid: number): number {
   if (!match) throw new Error(`no VmRSS in /proc/${pid}/status`);
   return Number(match[1]) / 1024;
 }
+
+/**
+ * A bench's entry point: parses `argv` (a bad option prints the usage and exits 2; `null`, for
+ * `--help`, prints it and stops), runs, reports a failure with exit 1, and always kills the children.
+ */
+export function runBench<Options>(usage: string, parse: (argv: string[]) => Options | null, run: (options: Options) => Promise<void>): void {
+  const main = async (): Promise<void> => {
+    let options: Options | null;
+    try {
+      options = parse(process.argv.slice(2));
+    } catch (error) {
+      process.stderr.write(`bench: ${(error as Error).message}\n\n${usage}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    if (options === null) {
+      process.stdout.write(`${usage}\n`);
+      return;
+    }
+    await run(options);
+  };
+  main()
+    .catch((error: unknown) => {
+      process.stderr.write(`\nbench: FAILED — ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exitCode = 1;
+    })
+    .finally(killAll);
+}

@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { addClientApplication } from '../../credentials/client-applications.js';
-import { BASE, CLIENT, TEST_ACTOR, TOKEN_PATH, startHarness } from '../../test/harness.js';
+import type { LightMyRequestResponse } from 'fastify';
+import { BASE, CLIENT, TEST_ACTOR, TOKEN_PATH, startHarness, type Harness } from '../../test/harness.js';
 import { HashProbe } from '../../test/hash-probe.js';
 
 const OTHER = { username: 'other-app', password: 'another long enough password' };
@@ -32,6 +33,18 @@ async function heldHarness(env: Record<string, string>, options: { listen?: bool
   };
 }
 
+/**
+ * Fills a one-thread, one-place hashing pool (its probe held) with two logins of {@link OTHER}, each
+ * from an address of its own; resolves once both are in, with their pending answers.
+ */
+async function fillPool(h: Harness): Promise<Promise<LightMyRequestResponse>[]> {
+  const fromAddress = (remoteAddress: string) =>
+    h.server.app.inject({ method: 'POST', url: TOKEN_PATH, remoteAddress, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(OTHER) });
+  const held = [fromAddress('198.51.100.1'), fromAddress('198.51.100.2')];
+  await until(() => h.server.auth.hasher.load.running === 1 && h.server.auth.hasher.load.queued === 1, 'the pool is full');
+  return held;
+}
+
 describe('POST {base}/auth/token when password hashing is saturated', () => {
   it('refuses logins beyond the hashing queue with 503, Retry-After and the OAuth error shape, and counts no failure', async () => {
     // One failure from this source, or against this username, would be enough to lock the next try.
@@ -44,10 +57,7 @@ describe('POST {base}/auth/token when password hashing is saturated', () => {
     });
     try {
       probe.hold();
-      const fromAddress = (remoteAddress: string) =>
-        h.server.app.inject({ method: 'POST', url: TOKEN_PATH, remoteAddress, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(OTHER) });
-      const held = [fromAddress('198.51.100.1'), fromAddress('198.51.100.2')];
-      await until(() => h.server.auth.hasher.load.running === 1 && h.server.auth.hasher.load.queued === 1, 'the pool is full');
+      const held = await fillPool(h);
 
       for (const attempt of [{ username: CLIENT.username, password: 'a wrong password' }, { username: 'nobody-here', password: 'a wrong password' }]) {
         const refused = await h.token(attempt);
@@ -73,10 +83,7 @@ describe('POST {base}/auth/token when password hashing is saturated', () => {
     const { h, probe, close } = await heldHarness({ ANTPEER_HASH_CONCURRENCY: '1', ANTPEER_HASH_QUEUE: '1' });
     try {
       probe.hold();
-      const fromAddress = (remoteAddress: string) =>
-        h.server.app.inject({ method: 'POST', url: TOKEN_PATH, remoteAddress, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(OTHER) });
-      const held = [fromAddress('198.51.100.1'), fromAddress('198.51.100.2')];
-      await until(() => h.server.auth.hasher.load.running === 1 && h.server.auth.hasher.load.queued === 1, 'the pool is full');
+      const held = await fillPool(h);
 
       const { counters, audit } = h.server.auth.store;
       let counterUpdates = 0;
