@@ -197,7 +197,10 @@ export interface UserStore {
 export interface SessionStore {
   /**
    * Starts a session at generation 0, unless the user already has `maxActive` sessions active at
-   * `createdAt` (then returns null). Counting and inserting are one atomic step.
+   * `createdAt` (then returns null). Counting and inserting are one atomic step. The user's row
+   * keeps an upper bound of its active sessions (each start adds one; ends and expiry do not
+   * lower it), so the sessions are counted only when the bound reaches `maxActive`, and then
+   * as far as `maxActive`: a login costs the same however many sessions its client holds.
    */
   create(session: NewSession, maxActive: number): Promise<Session | null>;
   get(id: string): Promise<Session | null>;

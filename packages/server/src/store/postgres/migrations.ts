@@ -125,4 +125,11 @@ export const postgresMigrations: readonly string[] = [
   DROP INDEX sessions_user;
   CREATE INDEX sessions_user ON sessions (user_id, created_at);
   `,
+  // A login counts the client application's active sessions only when this upper bound of them
+  // reaches its limit (see SessionStore.create), instead of on every login. Sessions not ended are
+  // at least as many as the active ones.
+  `
+  ALTER TABLE users ADD COLUMN live_sessions_bound BIGINT NOT NULL DEFAULT 0;
+  UPDATE users SET live_sessions_bound = (SELECT COUNT(*) FROM sessions WHERE sessions.user_id = users.id AND ended_at IS NULL);
+  `,
 ];

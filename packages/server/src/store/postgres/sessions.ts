@@ -42,13 +42,24 @@ export class PostgresSessionStore implements SessionStore {
     const s = this.d.s;
     return this.d.transaction(async (client) => {
       // Logins of one user queue here, so two of them cannot both see room for one more session.
-      await client.query(`SELECT 1 FROM ${s}.users WHERE id = $1 FOR UPDATE`, [session.userId]);
-      const inserted = await client.query(
-        `INSERT INTO ${s}.sessions (id, user_id, created_at, idle_expires_at, max_expires_at, last_refresh_at,
-           source_address, user_agent, generation, token_issued_at, rotation_window_start)
-         SELECT $1, $2, $3, $4, $5, $3, $6, $7, 0, $9, $3
-          WHERE (SELECT COUNT(*) FROM ${s}.sessions
-                  WHERE user_id = $2 AND ended_at IS NULL AND idle_expires_at > $3 AND max_expires_at > $3) < $8`,
+      const { rows } = await client.query<{ bound: string }>(`SELECT live_sessions_bound AS bound FROM ${s}.users WHERE id = $1 FOR UPDATE`, [session.userId]);
+      let live = Number(rows[0]?.bound ?? 0);
+      if (live >= maxActive) {
+        // The bound says there may be no room: count the sessions really active, as far as the limit.
+        const counted = await client.query<{ live: string }>(
+          `SELECT COUNT(*) AS live FROM (SELECT 1 FROM ${s}.sessions
+             WHERE user_id = $1 AND ended_at IS NULL AND idle_expires_at > $2 AND max_expires_at > $2 LIMIT $3) active`,
+          [session.userId, session.createdAt, maxActive],
+        );
+        live = Number(counted.rows[0]?.live ?? 0);
+        if (live >= maxActive) return null;
+      }
+      await client.query(
+        `WITH started AS (
+           INSERT INTO ${s}.sessions (id, user_id, created_at, idle_expires_at, max_expires_at, last_refresh_at,
+             source_address, user_agent, generation, token_issued_at, rotation_window_start)
+           VALUES ($1, $2, $3, $4, $5, $3, $6, $7, 0, $8, $3))
+         UPDATE ${s}.users SET live_sessions_bound = $9 WHERE id = $2`,
         [
           session.id,
           session.userId,
@@ -57,11 +68,11 @@ export class PostgresSessionStore implements SessionStore {
           session.maxExpiresAt,
           session.source.address,
           session.source.userAgent,
-          maxActive,
           session.tokenIssuedAt,
+          live + 1,
         ],
       );
-      return inserted.rowCount === 1 ? newSessionRecord(session) : null;
+      return newSessionRecord(session);
     });
   }
 

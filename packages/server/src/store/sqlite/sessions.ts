@@ -35,26 +35,40 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   async create(session: NewSession, maxActive: number): Promise<Session | null> {
-    const inserted = this.#d
-      .sql(
-        `INSERT INTO sessions (id, user_id, created_at, idle_expires_at, max_expires_at, last_refresh_at,
-           source_address, user_agent, generation, token_issued_at, rotation_window_start)
-         SELECT @id, @userId, @now, @idleExpiresAt, @maxExpiresAt, @now, @address, @userAgent, 0, @tokenIssuedAt, @now
-          WHERE (SELECT COUNT(*) FROM sessions
-                  WHERE user_id = @userId AND ended_at IS NULL AND idle_expires_at > @now AND max_expires_at > @now) < @maxActive`,
-      )
-      .run({
-        id: session.id,
-        userId: session.userId,
-        now: session.createdAt,
-        idleExpiresAt: session.idleExpiresAt,
-        maxExpiresAt: session.maxExpiresAt,
-        tokenIssuedAt: session.tokenIssuedAt,
-        address: session.source.address,
-        userAgent: session.source.userAgent,
-        maxActive,
-      }).changes;
-    return inserted === 1 ? newSessionRecord(session) : null;
+    return this.#d.write(() => {
+      const userId = session.userId;
+      const bound = this.#d.sql('SELECT live_sessions_bound FROM users WHERE id = ?').pluck().get(userId) as number | undefined;
+      let live = bound ?? 0;
+      if (live >= maxActive) {
+        // The bound says there may be no room: count the sessions really active, as far as the limit.
+        live = this.#d
+          .sql(
+            `SELECT COUNT(*) FROM (SELECT 1 FROM sessions
+               WHERE user_id = @userId AND ended_at IS NULL AND idle_expires_at > @now AND max_expires_at > @now LIMIT @maxActive)`,
+          )
+          .pluck()
+          .get({ userId, now: session.createdAt, maxActive }) as number;
+        if (live >= maxActive) return null;
+      }
+      this.#d
+        .sql(
+          `INSERT INTO sessions (id, user_id, created_at, idle_expires_at, max_expires_at, last_refresh_at,
+             source_address, user_agent, generation, token_issued_at, rotation_window_start)
+           VALUES (@id, @userId, @now, @idleExpiresAt, @maxExpiresAt, @now, @address, @userAgent, 0, @tokenIssuedAt, @now)`,
+        )
+        .run({
+          id: session.id,
+          userId,
+          now: session.createdAt,
+          idleExpiresAt: session.idleExpiresAt,
+          maxExpiresAt: session.maxExpiresAt,
+          tokenIssuedAt: session.tokenIssuedAt,
+          address: session.source.address,
+          userAgent: session.source.userAgent,
+        });
+      this.#d.sql('UPDATE users SET live_sessions_bound = ? WHERE id = ?').run(live + 1, userId);
+      return newSessionRecord(session);
+    });
   }
 
   async get(id: string): Promise<Session | null> {

@@ -86,6 +86,22 @@ export function describeSessionStore(open: OpenStore): void {
         assert.ok(await f.store.sessions.create(newSession(other, now), 3), 'the other user has a limit of its own');
       });
 
+      it('a user who started and ended many sessions still gets one whenever fewer than maxActive are active', async () => {
+        const user = await f.addUser();
+        const kept = await f.store.sessions.create(newSession(user, T0), 2);
+        assert.ok(kept);
+        for (let i = 1; i <= 6; i++) {
+          const started = await f.store.sessions.create(newSession(user, T0 + i * SECOND), 2);
+          assert.ok(started, `login ${i + 1} finds room: one other session is active`);
+          await f.store.sessions.end(started.id, 'logout', T0 + i * SECOND);
+        }
+        const second = await f.store.sessions.create(newSession(user, T0 + 7 * SECOND), 2);
+        assert.ok(second, 'one more fits');
+        assert.equal(await f.store.sessions.create(newSession(user, T0 + 8 * SECOND), 2), null, 'two are active: no room');
+        await f.store.sessions.end(kept.id, 'logout', T0 + 9 * SECOND);
+        assert.ok(await f.store.sessions.create(newSession(user, T0 + 10 * SECOND), 2), 'a logout makes room again');
+      });
+
       it('of 20 concurrent creates for one user with maxActive 5, exactly 5 succeed, and only those are stored', async () => {
         const user = await f.addUser();
         const bystander = await f.addUser();
