@@ -71,13 +71,7 @@ export class SqliteSessionStore implements SessionStore {
    * Expiry needs no care here: the caller compares the context's expiry times with its clock.
    */
   async getContext(id: string): Promise<SessionContext | null> {
-    // Two statements: one reading both through pragma_data_version costs about twice as much.
-    const changes = this.#d.sql('SELECT total_changes()').pluck().get() as number;
-    const version = this.#d.sql('PRAGMA data_version').pluck().get() as number;
-    if (changes !== this.#stamp[0] || version !== this.#stamp[1]) {
-      this.#contexts.clear();
-      this.#stamp = [changes, version];
-    }
+    if (!this.#contextsCurrent()) this.#contexts.clear();
     const cached = this.#contexts.get(id);
     if (cached !== undefined) return cached;
     const row = this.#d
@@ -85,12 +79,55 @@ export class SqliteSessionStore implements SessionStore {
       .get(REALM_NOT_BEFORE, id) as SessionContextRow | undefined;
     if (!row) return null;
     const context = toSessionContext(row);
+    if (context.session.rotatedBy !== null) Object.freeze(context.session.rotatedBy);
     Object.freeze(context.session);
     Object.freeze(context.user);
-    if (context.session.rotatedBy !== null) Object.freeze(context.session.rotatedBy);
-    if (this.#contexts.size >= CACHED_CONTEXTS) this.#contexts.delete(this.#contexts.keys().next().value as string);
-    this.#contexts.set(id, Object.freeze(context));
+    this.#keep(Object.freeze(context));
     return context;
+  }
+
+  /** Whether the contexts kept still answer as a read would; moves {@link #stamp} to now either way. */
+  #contextsCurrent(): boolean {
+    // Two statements: one reading both through pragma_data_version costs about twice as much.
+    const changes = this.#d.sql('SELECT total_changes()').pluck().get() as number;
+    const version = this.#d.sql('PRAGMA data_version').pluck().get() as number;
+    const current = changes === this.#stamp[0] && version === this.#stamp[1];
+    this.#stamp = [changes, version];
+    return current;
+  }
+
+  #keep(context: SessionContext): void {
+    const id = context.session.id;
+    if (!this.#contexts.delete(id) && this.#contexts.size >= CACHED_CONTEXTS) {
+      this.#contexts.delete(this.#contexts.keys().next().value as string);
+    }
+    this.#contexts.set(id, context);
+  }
+
+  /**
+   * After a batch this connection committed: the contexts kept stay current when nothing else
+   * changed the database since they were read (checked inside the batch's transaction, which holds
+   * the write lock), with the sessions the batch changed patched as their rows were. Without that, a
+   * refresh would always miss: every session it reads was rotated by the batch before.
+   */
+  #carryContexts(current: boolean, batch: readonly Pending[], outcomes: ReadonlyArray<{ applied: boolean } | { error: unknown }>): void {
+    if (!current) {
+      this.#contexts.clear();
+      return;
+    }
+    batch.forEach(({ change }, index) => {
+      const outcome = outcomes[index];
+      const kept = this.#contexts.get(change.sessionId);
+      if (kept === undefined || !outcome || !('applied' in outcome) || !outcome.applied) return;
+      const session: Session = { ...kept.session };
+      for (const [field, value] of Object.entries(change.patch)) {
+        if (value !== undefined) (session as unknown as Record<string, unknown>)[field] = value;
+      }
+      if (change.patch.rotatedBy) session.rotatedBy = Object.freeze({ address: change.patch.rotatedBy.address, userAgent: change.patch.rotatedBy.userAgent });
+      this.#keep(Object.freeze({ ...kept, session: Object.freeze(session) }));
+    });
+    // This connection's own commits leave data_version as it was inside the transaction.
+    this.#stamp = [this.#d.sql('SELECT total_changes()').pluck().get() as number, this.#stamp[1]];
   }
 
   /**
@@ -121,28 +158,39 @@ export class SqliteSessionStore implements SessionStore {
     const batch = this.#pending;
     this.#pending = [];
     this.#scheduled = null;
-    // Each change in a savepoint of its own: one that fails rolls back alone (its update with its
-    // audit event) and rejects alone; the others still commit.
+    let current = false;
     let outcomes: Array<{ applied: boolean } | { error: unknown }>;
     try {
-      outcomes = this.#d.write(() =>
-        batch.map(({ change }) => {
+      outcomes = this.#d.write(() => {
+        current = this.#contextsCurrent();
+        return batch.map(({ change }) => {
           try {
-            return { applied: this.#applyInSavepoint(change) };
+            return { applied: this.#applyChange(change) };
           } catch (error) {
             return { error };
           }
-        }),
-      );
+        });
+      });
     } catch (error) {
+      this.#contexts.clear();
       for (const pending of batch) pending.reject(error);
       return;
     }
+    this.#carryContexts(current, batch, outcomes);
     batch.forEach((pending, index) => {
       const outcome = outcomes[index];
       if (outcome && 'applied' in outcome) pending.resolve(outcome.applied);
       else pending.reject(outcome?.error);
     });
+  }
+
+  /**
+   * One change of a batch: a change that fails rolls back alone and rejects alone; the others still
+   * commit. A lone UPDATE that fails is undone by SQLite itself; an update with its audit event
+   * needs a savepoint of its own (a transaction nested in the batch's), so that both or neither stay.
+   */
+  #applyChange(change: SessionChange): boolean {
+    return change.audit ? this.#applyInSavepoint(change) : this.#applyOne(change);
   }
 
   #applyOne(change: SessionChange): boolean {
