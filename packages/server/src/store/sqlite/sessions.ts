@@ -1,6 +1,7 @@
 import type { ActiveSessionCount, NewSession, Session, SessionChange, SessionContext, SessionEndReason, SessionStore } from '../port.js';
 import { REALM_NOT_BEFORE, newSessionRecord, sessionContextColumns, sessionPatchColumns, toSession, toSessionContext, type SessionContextRow, type SessionRow } from '../rows.js';
 import type { SqliteDatabase } from './database.js';
+import { WalSync } from './wal-sync.js';
 
 /** When a session stopped (or stops) being usable: the expression the `sessions_purge` index holds. */
 const USABLE_UNTIL = 'COALESCE(ended_at, MIN(idle_expires_at, max_expires_at))';
@@ -28,9 +29,14 @@ export class SqliteSessionStore implements SessionStore {
   /** {@link applyOne} in a savepoint of its own (a transaction nested in the batch's). */
   readonly #applyInSavepoint: (change: SessionChange) => boolean;
   #scheduled: Promise<void> | null = null;
+  /** Puts the batches on disk off the event loop; null for an in-memory database (nothing to sync). */
+  readonly #walSync: WalSync | null;
+  /** Sessions changed by a batch not yet on disk, with that batch's commit number. */
+  readonly #unsynced = new Map<string, number>();
 
   constructor(d: SqliteDatabase) {
     this.#d = d;
+    this.#walSync = d.db.memory ? null : new WalSync(d.db.name);
     this.#applyInSavepoint = d.db.transaction((change: SessionChange) => this.#applyOne(change));
   }
 
@@ -72,8 +78,15 @@ export class SqliteSessionStore implements SessionStore {
    */
   async getContext(id: string): Promise<SessionContext | null> {
     if (!this.#contextsCurrent()) this.#contexts.clear();
-    const cached = this.#contexts.get(id);
-    if (cached !== undefined) return cached;
+    const context = this.#contexts.get(id) ?? this.#read(id);
+    // A context a batch not yet on disk wrote must not lead to a token handed out (a converged
+    // replay hands out the rotation's token): it is answered once that batch is on disk.
+    const unsynced = this.#unsynced.get(id);
+    if (unsynced !== undefined && this.#walSync) await this.#walSync.durable(unsynced);
+    return context;
+  }
+
+  #read(id: string): SessionContext | null {
     const row = this.#d
       .sql(`SELECT ${sessionContextColumns('settings', '?')} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`)
       .get(REALM_NOT_BEFORE, id) as SessionContextRow | undefined;
@@ -133,9 +146,10 @@ export class SqliteSessionStore implements SessionStore {
   /**
    * Changes wait for the end of the current event-loop turn and then commit together, in one
    * transaction and one fsync (group commit): a response still leaves only once its token is on
-   * disk, but a burst of refreshes pays for one disk flush instead of one each. Each change is
-   * compare-and-set on the generation it was decided from, so of two changes decided from the same
-   * snapshot only the first applies.
+   * disk, but a burst of refreshes pays for one disk flush instead of one each. The fsync runs off
+   * the event loop (see {@link WalSync}), so the loop serves other requests while the disk works.
+   * Each change is compare-and-set on the generation it was decided from, so of two changes decided
+   * from the same snapshot only the first applies.
    */
   apply(change: SessionChange): Promise<boolean> {
     return new Promise((resolve, reject) => {
@@ -149,9 +163,15 @@ export class SqliteSessionStore implements SessionStore {
     });
   }
 
-  /** Resolves once every change already handed to {@link apply} is committed. */
+  /** Resolves once every change already handed to {@link apply} is committed and on disk. */
   async flush(): Promise<void> {
     await this.#scheduled;
+    await this.#walSync?.idle();
+  }
+
+  /** Ends the store's use of the WAL file (after {@link flush}). */
+  close(): void {
+    this.#walSync?.close();
   }
 
   #commit(): void {
@@ -160,6 +180,9 @@ export class SqliteSessionStore implements SessionStore {
     this.#scheduled = null;
     let current = false;
     let outcomes: Array<{ applied: boolean } | { error: unknown }>;
+    // Only this transaction skips the fsync inside the commit (WalSync does it); every other write
+    // of the connection keeps synchronous=FULL.
+    if (this.#walSync) this.#d.sql('PRAGMA synchronous = NORMAL').run();
     try {
       outcomes = this.#d.write(() => {
         current = this.#contextsCurrent();
@@ -175,13 +198,35 @@ export class SqliteSessionStore implements SessionStore {
       this.#contexts.clear();
       for (const pending of batch) pending.reject(error);
       return;
+    } finally {
+      if (this.#walSync) this.#d.sql('PRAGMA synchronous = FULL').run();
     }
     this.#carryContexts(current, batch, outcomes);
-    batch.forEach((pending, index) => {
+    const settle = () =>
+      batch.forEach((pending, index) => {
+        const outcome = outcomes[index];
+        if (outcome && 'applied' in outcome) pending.resolve(outcome.applied);
+        else pending.reject(outcome?.error);
+      });
+    if (!this.#walSync) return settle();
+    const commit = this.#walSync.committed();
+    batch.forEach(({ change }, index) => {
       const outcome = outcomes[index];
-      if (outcome && 'applied' in outcome) pending.resolve(outcome.applied);
-      else pending.reject(outcome?.error);
+      if (outcome && 'applied' in outcome && outcome.applied) this.#unsynced.set(change.sessionId, commit);
     });
+    const synced = () => {
+      for (const { change } of batch) if (this.#unsynced.get(change.sessionId) === commit) this.#unsynced.delete(change.sessionId);
+    };
+    this.#walSync.durable(commit).then(
+      () => {
+        synced();
+        settle();
+      },
+      (error: unknown) => {
+        synced();
+        for (const pending of batch) pending.reject(error);
+      },
+    );
   }
 
   /**

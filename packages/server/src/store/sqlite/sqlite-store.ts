@@ -236,6 +236,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     await this.sessions.flush();
+    this.sessions.close();
     await this.#checkpointer?.stop();
     if (this.#relaxed.db.open) this.#relaxed.db.close();
     if (this.#d.db.open) this.#d.db.close();
