@@ -22,6 +22,8 @@ export type Durability =
  */
 export class SqliteDatabase {
   readonly db: Database.Database;
+  /** Whether the file is in WAL mode (an in-memory database, or a file system without shared memory, is not). */
+  readonly wal: boolean;
   readonly #statements = new Map<string, Database.Statement>();
 
   constructor(filename: string, durability: Durability = 'durable') {
@@ -30,7 +32,7 @@ export class SqliteDatabase {
     // Effective on a new file only (before its first table): a purge's freed pages can then be
     // handed back to the file system a few at a time (see `purgeExpired`).
     this.db.pragma('auto_vacuum = INCREMENTAL');
-    this.db.pragma('journal_mode = WAL');
+    this.wal = this.db.pragma('journal_mode = WAL', { simple: true }) === 'wal';
     this.db.pragma(durability === 'durable' ? 'synchronous = FULL' : 'synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');

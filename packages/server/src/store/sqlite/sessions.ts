@@ -29,14 +29,14 @@ export class SqliteSessionStore implements SessionStore {
   /** {@link applyOne} in a savepoint of its own (a transaction nested in the batch's). */
   readonly #applyInSavepoint: (change: SessionChange) => boolean;
   #scheduled: Promise<void> | null = null;
-  /** Puts the batches on disk off the event loop; null for an in-memory database (nothing to sync). */
+  /** Puts the batches on disk off the event loop; null unless the file is in WAL mode (then the commit does). */
   readonly #walSync: WalSync | null;
   /** Sessions changed by a batch not yet on disk, with that batch's commit number. */
   readonly #unsynced = new Map<string, number>();
 
   constructor(d: SqliteDatabase) {
     this.#d = d;
-    this.#walSync = d.db.memory ? null : new WalSync(d.db.name);
+    this.#walSync = d.wal ? new WalSync(d.db.name) : null;
     this.#applyInSavepoint = d.db.transaction((change: SessionChange) => this.#applyOne(change));
   }
 

@@ -57,6 +57,9 @@ export class WalSync {
   }
 
   async #run(): Promise<void> {
+    // Never settle synchronously: `#running` must hold this run before it can end (and clear it),
+    // or a run that failed at once would stay marked as running for good.
+    await null;
     try {
       while (this.#waiters.length > 0) {
         const upTo = this.#committed;
