@@ -5,7 +5,10 @@ import type { AuditEvent } from '../port.js';
 
 /** How hard a connection's commits reach the disk. */
 export type Durability =
-  /** `synchronous=FULL`: fsync'd before the commit returns (sessions, users, keys). */
+  /**
+   * `synchronous=FULL`: fsync'd before the commit returns (sessions, users, keys) — except the
+   * sessions' group commits, whose fsync runs off the event loop before they are answered (see `WalSync`).
+   */
   | 'durable'
   /**
    * `synchronous=NORMAL`: in WAL mode, written but not fsync'd until the next durable commit or
