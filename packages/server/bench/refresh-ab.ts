@@ -13,7 +13,7 @@ import { freePort } from '../src/test/process.js';
 import { mainThreadCpuSeconds, withCpu } from './suite/cpu.js';
 import { combine, httpSide, type Sample, type Side } from './suite/measure.js';
 import { seedSqlite } from './suite/seed.js';
-import { assertClean, failures, postToken, refreshLoad, load } from './token/load.js';
+import { assertClean, failures, load, refreshLoad, topUp } from './token/load.js';
 import { APP, BENCH_SERVER_ENV, startOurServer } from './token/our-server.js';
 import { SERVER_DIR, log, runBench, stopChild, tempDir } from './token/processes.js';
 import { startReference } from './token/reference.js';
@@ -62,13 +62,6 @@ function parse(args: string[]): Options | null {
   return { before: values.before, after: values.after ?? join(SERVER_DIR, 'dist/cli/main.js'), slices, seconds, reference: values['no-reference'] !== true };
 }
 
-async function topUp(pool: string[], tokenUrl: string, body: string, contentType: string): Promise<void> {
-  const lanes = Array.from({ length: 8 }, async () => {
-    while (pool.length < POOL) pool.push((await postToken(tokenUrl, body, contentType)).refresh_token as string);
-  });
-  await Promise.all(lanes);
-}
-
 /** Refresh grants against one build, with the main thread's CPU per grant of each slice beside the process's. */
 async function ourSide(name: string, main: string): Promise<{ side: Side; mainUs: number[]; stop: () => Promise<void> }> {
   const dataDir = tempDir('antpeer-bench-ab-');
@@ -80,7 +73,7 @@ async function ourSide(name: string, main: string): Promise<{ side: Side; mainUs
   const side: Side = {
     name,
     async measure(seconds, connections) {
-      await topUp(pool, server.tokenUrl, JSON.stringify(APP), 'application/json');
+      await topUp(pool, POOL, server.tokenUrl, JSON.stringify(APP), 'application/json');
       const mainBefore = mainThreadCpuSeconds(pid);
       const { result, cpu } = await withCpu([pid], () => load({ ...refreshLoad(server.tokenUrl, pool), seconds, connections }));
       assertClean(`${name} (${connections} connections)`, result);
@@ -102,7 +95,7 @@ runBench(USAGE, parse, async (o) => {
     stops.push(() => stopChild(reference.process));
     sides.push(
       httpSide('@node-oauth/oauth2-server', reference.process.child.pid, () => refreshLoad(reference.tokenUrl, pool, reference.clientCredentials), () =>
-        topUp(pool, reference.tokenUrl, reference.loginBody, 'application/x-www-form-urlencoded'),
+        topUp(pool, POOL, reference.tokenUrl, reference.loginBody, 'application/x-www-form-urlencoded'),
       ),
     );
   }
