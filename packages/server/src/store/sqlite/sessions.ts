@@ -17,7 +17,8 @@ interface Pending {
 
 /**
  * Sessions on SQLite; changes to them are group-committed (see {@link SqliteSessionStore.apply}).
- * Contexts read are kept only while nothing in the database changed (see {@link getContext}).
+ * Contexts read are kept only while nothing but this store's own batches changed the database
+ * (see {@link getContext}).
  */
 export class SqliteSessionStore implements SessionStore {
   readonly #d: SqliteDatabase;
@@ -69,7 +70,8 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   /**
-   * A context is answered from memory only when no row of the database changed since it was read:
+   * A context is answered from memory only when no row of the database changed since it was read,
+   * but by this store's batches, which patch the contexts they change (see {@link #carryContexts}):
    * `total_changes()` moves with every row this connection inserts, updates or deletes (any store
    * part, any transaction, committed or not), and `data_version` with every commit of any other
    * connection (this store's relaxed one, another process, the CLI). Both are read on every call, so
