@@ -13,6 +13,7 @@ const benches = {
   'forward-auth': 'packages/server/bench/forward-auth.ts',
   purge: 'packages/server/bench/purge.ts',
   dpop: 'packages/server/bench/dpop.ts',
+  'refresh-ab': 'packages/server/bench/refresh-ab.ts',
 };
 const SUITE = 'packages/server/bench/suite.ts';
 const [first, ...rest] = process.argv.slice(2);

@@ -25,7 +25,7 @@ import { OWASP_ARGON2ID } from '../src/credentials/password-hasher.js';
 import { SQLITE_FILENAME } from '../src/store/open.js';
 import { BASE_PATH } from '../src/test/http.js';
 import { freePort, type ServeProcess } from '../src/test/process.js';
-import { failures, load, passwordLoad, postToken, refreshLoad } from './token/load.js';
+import { failures, load, passwordLoad, postToken, refreshLoad, topUp } from './token/load.js';
 import { APP, BENCH_SERVER_ENV, serverLaunch, startOurServer, type ServerLaunch } from './token/our-server.js';
 import { startArgon2Verifier } from './token/probes.js';
 import { REPO_ROOT, lineReader, log, runBench, startScript, stopChild, tempDir } from './token/processes.js';
@@ -102,16 +102,6 @@ function parseOptions(args: string[]): SuiteOptions | null {
       ? { refresh: [1, 8, 32], password: [1, 4, 8], gateway: [1, 8, 32] }
       : { refresh: [1, 4, 16, 32, 64], password: [1, 2, 4, 8, 16], gateway: [1, 4, 16, 32, 64] },
   };
-}
-
-/** Logs in `count` more times, a few at once, each answer's refresh token joining `pool`. */
-async function topUp(pool: string[], need: number, tokenUrl: string, body: string, contentType: string): Promise<void> {
-  const lanes = Array.from({ length: 8 }, async () => {
-    while (pool.length < need) {
-      pool.push((await postToken(tokenUrl, body, contentType)).refresh_token as string);
-    }
-  });
-  await Promise.all(lanes);
 }
 
 /** A pool with room for every connection twice over: a slice cut short loses up to one token per connection. */

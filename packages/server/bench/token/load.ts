@@ -101,6 +101,16 @@ export async function postToken(url: string, body: string, contentType: string):
   return JSON.parse(text) as Record<string, unknown>;
 }
 
+/** Logs in until `pool` holds `need` refresh tokens, a few logins at once, each answer's refresh token joining `pool`. */
+export async function topUp(pool: string[], need: number, tokenUrl: string, body: string, contentType: string): Promise<void> {
+  const lanes = Array.from({ length: 8 }, async () => {
+    while (pool.length < need) {
+      pool.push((await postToken(tokenUrl, body, contentType)).refresh_token as string);
+    }
+  });
+  await Promise.all(lanes);
+}
+
 /** Password grants, one after another, until `pool` holds `size` live refresh tokens. */
 export async function fillPool(pool: string[], size: number, url: string, body: string, contentType: string): Promise<void> {
   while (pool.length < size) pool.push((await postToken(url, body, contentType)).refresh_token as string);

@@ -133,6 +133,9 @@ export function countSourceFailure(
   return { result: undefined, writes: new Map([[key, incremented(counters.get(key), now, policy.sourceWindowMs)]]) };
 }
 
+/** Source counter keys kept in memory at most (all dropped at once when full). */
+const SOURCE_KEYS_KEPT = 4096;
+
 /** What {@link BruteForceGuard.checkSource} says of a throttled source: how long it must wait. */
 export interface SourceThrottle {
   retryAfterMs: number;
@@ -148,6 +151,7 @@ export class BruteForceGuard {
   readonly #clock: Clock;
   readonly #policy: BruteForcePolicy;
   readonly #key: Buffer;
+  readonly #sourceKeys = new Map<string, string>();
 
   constructor(counters: CounterStore, clock: Clock, policy: BruteForcePolicy, key: Buffer) {
     this.#counters = counters;
@@ -172,8 +176,15 @@ export class BruteForceGuard {
     };
   }
 
+  /** Every grant looks its source's counter up: the key of a busy address is worth keeping. */
   #sourceKey(address: string): string {
-    return this.#hash('source', address);
+    let key = this.#sourceKeys.get(address);
+    if (key === undefined) {
+      key = this.#hash('source', address);
+      if (this.#sourceKeys.size >= SOURCE_KEYS_KEPT) this.#sourceKeys.clear();
+      this.#sourceKeys.set(address, key);
+    }
+    return key;
   }
 
   /** Reserves a login attempt before its password is hashed (see {@link admitLogin}). */

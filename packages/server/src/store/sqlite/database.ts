@@ -5,7 +5,10 @@ import type { AuditEvent } from '../port.js';
 
 /** How hard a connection's commits reach the disk. */
 export type Durability =
-  /** `synchronous=FULL`: fsync'd before the commit returns (sessions, users, keys). */
+  /**
+   * `synchronous=FULL`: fsync'd before the commit returns (sessions, users, keys) — except the
+   * sessions' group commits, whose fsync runs off the event loop before they are answered (see `WalSync`).
+   */
   | 'durable'
   /**
    * `synchronous=NORMAL`: in WAL mode, written but not fsync'd until the next durable commit or
@@ -22,6 +25,8 @@ export type Durability =
  */
 export class SqliteDatabase {
   readonly db: Database.Database;
+  /** Whether the file is in WAL mode (an in-memory database, or a file system without shared memory, is not). */
+  readonly wal: boolean;
   readonly #statements = new Map<string, Database.Statement>();
 
   constructor(filename: string, durability: Durability = 'durable') {
@@ -30,7 +35,7 @@ export class SqliteDatabase {
     // Effective on a new file only (before its first table): a purge's freed pages can then be
     // handed back to the file system a few at a time (see `purgeExpired`).
     this.db.pragma('auto_vacuum = INCREMENTAL');
-    this.db.pragma('journal_mode = WAL');
+    this.wal = this.db.pragma('journal_mode = WAL', { simple: true }) === 'wal';
     this.db.pragma(durability === 'durable' ? 'synchronous = FULL' : 'synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');

@@ -1,6 +1,7 @@
 import type { ActiveSessionCount, NewSession, Session, SessionChange, SessionContext, SessionEndReason, SessionStore } from '../port.js';
 import { REALM_NOT_BEFORE, newSessionRecord, sessionContextColumns, sessionPatchColumns, toSession, toSessionContext, type SessionContextRow, type SessionRow } from '../rows.js';
 import type { SqliteDatabase } from './database.js';
+import { WalSync } from './wal-sync.js';
 
 /** When a session stopped (or stops) being usable: the expression the `sessions_purge` index holds. */
 const USABLE_UNTIL = 'COALESCE(ended_at, MIN(idle_expires_at, max_expires_at))';
@@ -16,7 +17,8 @@ interface Pending {
 
 /**
  * Sessions on SQLite; changes to them are group-committed (see {@link SqliteSessionStore.apply}).
- * Contexts read are kept only while nothing in the database changed (see {@link getContext}).
+ * Contexts read are kept only while nothing but this store's own batches changed the database
+ * (see {@link getContext}).
  */
 export class SqliteSessionStore implements SessionStore {
   readonly #d: SqliteDatabase;
@@ -28,9 +30,14 @@ export class SqliteSessionStore implements SessionStore {
   /** {@link applyOne} in a savepoint of its own (a transaction nested in the batch's). */
   readonly #applyInSavepoint: (change: SessionChange) => boolean;
   #scheduled: Promise<void> | null = null;
+  /** Puts the batches on disk off the event loop; null unless the file is in WAL mode (then the commit does). */
+  readonly #walSync: WalSync | null;
+  /** Sessions changed by a batch not yet on disk, with that batch's commit number. */
+  readonly #unsynced = new Map<string, number>();
 
   constructor(d: SqliteDatabase) {
     this.#d = d;
+    this.#walSync = d.wal ? new WalSync(d.db.name) : null;
     this.#applyInSavepoint = d.db.transaction((change: SessionChange) => this.#applyOne(change));
   }
 
@@ -77,7 +84,8 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   /**
-   * A context is answered from memory only when no row of the database changed since it was read:
+   * A context is answered from memory only when no row of the database changed since it was read,
+   * but by this store's batches, which patch the contexts they change (see {@link #carryContexts}):
    * `total_changes()` moves with every row this connection inserts, updates or deletes (any store
    * part, any transaction, committed or not), and `data_version` with every commit of any other
    * connection (this store's relaxed one, another process, the CLI). Both are read on every call, so
@@ -85,34 +93,79 @@ export class SqliteSessionStore implements SessionStore {
    * Expiry needs no care here: the caller compares the context's expiry times with its clock.
    */
   async getContext(id: string): Promise<SessionContext | null> {
-    // Two statements: one reading both through pragma_data_version costs about twice as much.
-    const changes = this.#d.sql('SELECT total_changes()').pluck().get() as number;
-    const version = this.#d.sql('PRAGMA data_version').pluck().get() as number;
-    if (changes !== this.#stamp[0] || version !== this.#stamp[1]) {
-      this.#contexts.clear();
-      this.#stamp = [changes, version];
-    }
-    const cached = this.#contexts.get(id);
-    if (cached !== undefined) return cached;
+    if (!this.#contextsCurrent()) this.#contexts.clear();
+    const context = this.#contexts.get(id) ?? this.#read(id);
+    // A context a batch not yet on disk wrote must not lead to a token handed out (a converged
+    // replay hands out the rotation's token): it is answered once that batch is on disk.
+    const unsynced = this.#unsynced.get(id);
+    if (unsynced !== undefined && this.#walSync) await this.#walSync.durable(unsynced);
+    return context;
+  }
+
+  #read(id: string): SessionContext | null {
     const row = this.#d
       .sql(`SELECT ${sessionContextColumns('settings', '?')} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`)
       .get(REALM_NOT_BEFORE, id) as SessionContextRow | undefined;
     if (!row) return null;
     const context = toSessionContext(row);
+    if (context.session.rotatedBy !== null) Object.freeze(context.session.rotatedBy);
     Object.freeze(context.session);
     Object.freeze(context.user);
-    if (context.session.rotatedBy !== null) Object.freeze(context.session.rotatedBy);
-    if (this.#contexts.size >= CACHED_CONTEXTS) this.#contexts.delete(this.#contexts.keys().next().value as string);
-    this.#contexts.set(id, Object.freeze(context));
+    this.#keep(Object.freeze(context));
     return context;
+  }
+
+  /** Whether the contexts kept still answer as a read would; moves {@link #stamp} to now either way. */
+  #contextsCurrent(): boolean {
+    // Two statements: one reading both through pragma_data_version costs about twice as much.
+    const changes = this.#d.sql('SELECT total_changes()').pluck().get() as number;
+    const version = this.#d.sql('PRAGMA data_version').pluck().get() as number;
+    const current = changes === this.#stamp[0] && version === this.#stamp[1];
+    this.#stamp = [changes, version];
+    return current;
+  }
+
+  #keep(context: SessionContext): void {
+    const id = context.session.id;
+    if (!this.#contexts.delete(id) && this.#contexts.size >= CACHED_CONTEXTS) {
+      this.#contexts.delete(this.#contexts.keys().next().value as string);
+    }
+    this.#contexts.set(id, context);
+  }
+
+  /**
+   * After a batch this connection committed: the contexts kept stay current when nothing else
+   * changed the database since they were read (checked inside the batch's transaction, which holds
+   * the write lock), with the sessions the batch changed patched as their rows were. Without that, a
+   * refresh would always miss: every session it reads was rotated by the batch before.
+   */
+  #carryContexts(current: boolean, batch: readonly Pending[], outcomes: ReadonlyArray<{ applied: boolean } | { error: unknown }>): void {
+    if (!current) {
+      this.#contexts.clear();
+      return;
+    }
+    batch.forEach(({ change }, index) => {
+      const outcome = outcomes[index];
+      const kept = this.#contexts.get(change.sessionId);
+      if (kept === undefined || !outcome || !('applied' in outcome) || !outcome.applied) return;
+      const session: Session = { ...kept.session };
+      for (const [field, value] of Object.entries(change.patch)) {
+        if (value !== undefined) (session as unknown as Record<string, unknown>)[field] = value;
+      }
+      if (change.patch.rotatedBy) session.rotatedBy = Object.freeze({ address: change.patch.rotatedBy.address, userAgent: change.patch.rotatedBy.userAgent });
+      this.#keep(Object.freeze({ ...kept, session: Object.freeze(session) }));
+    });
+    // This connection's own commits leave data_version as it was inside the transaction.
+    this.#stamp = [this.#d.sql('SELECT total_changes()').pluck().get() as number, this.#stamp[1]];
   }
 
   /**
    * Changes wait for the end of the current event-loop turn and then commit together, in one
    * transaction and one fsync (group commit): a response still leaves only once its token is on
-   * disk, but a burst of refreshes pays for one disk flush instead of one each. Each change is
-   * compare-and-set on the generation it was decided from, so of two changes decided from the same
-   * snapshot only the first applies.
+   * disk, but a burst of refreshes pays for one disk flush instead of one each. The fsync runs off
+   * the event loop (see {@link WalSync}), so the loop serves other requests while the disk works.
+   * Each change is compare-and-set on the generation it was decided from, so of two changes decided
+   * from the same snapshot only the first applies.
    */
   apply(change: SessionChange): Promise<boolean> {
     return new Promise((resolve, reject) => {
@@ -126,37 +179,79 @@ export class SqliteSessionStore implements SessionStore {
     });
   }
 
-  /** Resolves once every change already handed to {@link apply} is committed. */
+  /** Resolves once every change already handed to {@link apply} is committed and on disk. */
   async flush(): Promise<void> {
     await this.#scheduled;
+    await this.#walSync?.idle();
+  }
+
+  /** Ends the store's use of the WAL file (after {@link flush}). */
+  close(): void {
+    this.#walSync?.close();
   }
 
   #commit(): void {
     const batch = this.#pending;
     this.#pending = [];
     this.#scheduled = null;
-    // Each change in a savepoint of its own: one that fails rolls back alone (its update with its
-    // audit event) and rejects alone; the others still commit.
+    let current = false;
     let outcomes: Array<{ applied: boolean } | { error: unknown }>;
+    // Only this transaction skips the fsync inside the commit (WalSync does it); every other write
+    // of the connection keeps synchronous=FULL.
+    if (this.#walSync) this.#d.sql('PRAGMA synchronous = NORMAL').run();
     try {
-      outcomes = this.#d.write(() =>
-        batch.map(({ change }) => {
+      outcomes = this.#d.write(() => {
+        current = this.#contextsCurrent();
+        return batch.map(({ change }) => {
           try {
-            return { applied: this.#applyInSavepoint(change) };
+            return { applied: this.#applyChange(change) };
           } catch (error) {
             return { error };
           }
-        }),
-      );
+        });
+      });
     } catch (error) {
+      this.#contexts.clear();
       for (const pending of batch) pending.reject(error);
       return;
+    } finally {
+      if (this.#walSync) this.#d.sql('PRAGMA synchronous = FULL').run();
     }
-    batch.forEach((pending, index) => {
+    this.#carryContexts(current, batch, outcomes);
+    const settle = () =>
+      batch.forEach((pending, index) => {
+        const outcome = outcomes[index];
+        if (outcome && 'applied' in outcome) pending.resolve(outcome.applied);
+        else pending.reject(outcome?.error);
+      });
+    if (!this.#walSync) return settle();
+    const commit = this.#walSync.committed();
+    batch.forEach(({ change }, index) => {
       const outcome = outcomes[index];
-      if (outcome && 'applied' in outcome) pending.resolve(outcome.applied);
-      else pending.reject(outcome?.error);
+      if (outcome && 'applied' in outcome && outcome.applied) this.#unsynced.set(change.sessionId, commit);
     });
+    const synced = () => {
+      for (const { change } of batch) if (this.#unsynced.get(change.sessionId) === commit) this.#unsynced.delete(change.sessionId);
+    };
+    this.#walSync.durable(commit).then(
+      () => {
+        synced();
+        settle();
+      },
+      (error: unknown) => {
+        synced();
+        for (const pending of batch) pending.reject(error);
+      },
+    );
+  }
+
+  /**
+   * One change of a batch: a change that fails rolls back alone and rejects alone; the others still
+   * commit. A lone UPDATE that fails is undone by SQLite itself; an update with its audit event
+   * needs a savepoint of its own (a transaction nested in the batch's), so that both or neither stay.
+   */
+  #applyChange(change: SessionChange): boolean {
+    return change.audit ? this.#applyInSavepoint(change) : this.#applyOne(change);
   }
 
   #applyOne(change: SessionChange): boolean {

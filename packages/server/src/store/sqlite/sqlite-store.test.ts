@@ -98,6 +98,36 @@ describe('SqliteStore on one file', () => {
     }
   });
 
+  it('a context kept through its own group commits answers as a read would, and a write of another connection before a batch drops them all', async () => {
+    const filename = newFilename();
+    const a = new SqliteStore({ filename });
+    const b = new SqliteStore({ filename });
+    try {
+      await a.migrate();
+      const first = await seedSession(a);
+      const second = await seedSession(a);
+      const third = await seedSession(a);
+      for (const session of [first, second, third]) await a.sessions.getContext(session.id);
+      const rotated = { ...first, ...rotation(first, T0 + 1000).patch };
+      await Promise.all([
+        a.sessions.apply(rotation(first, T0 + 1000)),
+        a.sessions.apply(revocation(second, T0 + 1000)),
+        a.sessions.apply(rotation(third, T0 + 1000, undefined, { address: '10.0.0.9', userAgent: 'other' })),
+      ]);
+      // What a fresh read answers, from the other instance (nothing kept there).
+      for (const session of [first, second, third]) assert.deepEqual(await a.sessions.getContext(session.id), await b.sessions.getContext(session.id));
+      assert.deepEqual((await a.sessions.getContext(first.id))?.session, rotated);
+
+      await b.users.update(third.userId, { enabled: false, updatedAt: T0 + 2000 });
+      await a.sessions.apply(rotation(rotated, T0 + 3000));
+      assert.equal((await a.sessions.getContext(third.id))?.user.enabled, false);
+      assert.deepEqual(await a.sessions.getContext(first.id), await b.sessions.getContext(first.id));
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it('50 changes decided from one snapshot, applied through two instances on one file, apply exactly once', async () => {
     const filename = newFilename();
     const a = new SqliteStore({ filename });

@@ -186,7 +186,7 @@ export class SqliteStore implements Store {
     this.sessions = new SqliteSessionStore(this.#d);
     this.keys = new SqliteKeyStore(this.#d);
     this.settings = new SqliteSettingsStore(this.#d);
-    this.counters = new SqliteCounterStore(this.#relaxed);
+    this.counters = new SqliteCounterStore(this.#relaxed, this.#d);
     this.audit = new SqliteAuditStore(this.#relaxed);
     this.admins = new SqliteAdminStore(this.#d);
     if (options.checkpointIntervalMs !== undefined && options.filename !== ':memory:') {
@@ -236,6 +236,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     await this.sessions.flush();
+    this.sessions.close();
     await this.#checkpointer?.stop();
     if (this.#relaxed.db.open) this.#relaxed.db.close();
     if (this.#d.db.open) this.#d.db.close();

@@ -1,0 +1,88 @@
+import { closeSync, fdatasync, openSync } from 'node:fs';
+
+interface Waiter {
+  commit: number;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Puts the commits of one SQLite connection on disk from libuv's thread pool instead of inside the
+ * commit, on the event loop. The connection commits with `synchronous = NORMAL` (in WAL mode: the
+ * frames are written to the WAL file, not fsync'd) and counts the commit here; {@link durable}
+ * resolves once an `fdatasync` of the WAL file that started after that commit has returned. One
+ * fsync runs at a time and covers every commit made before it started: commits made while it runs
+ * share the next one. A kill of the process loses nothing either way (the frames are in the
+ * kernel's page cache); this is about power loss. A checkpoint never copies a frame before the WAL
+ * is synced, and the WAL restarts only after every frame is copied and the database file synced, so
+ * the file this syncs holds every frame not yet safe elsewhere.
+ */
+export class WalSync {
+  readonly #path: string;
+  #fd: number | null = null;
+  #committed = 0;
+  #synced = 0;
+  #waiters: Waiter[] = [];
+  #running: Promise<void> | null = null;
+
+  /** `databaseFile`: the path of the database (its WAL is beside it). */
+  constructor(databaseFile: string) {
+    this.#path = `${databaseFile}-wal`;
+  }
+
+  /** Counts a commit just made (its frames are in the WAL file); returns its number for {@link durable}. */
+  committed(): number {
+    this.#committed += 1;
+    return this.#committed;
+  }
+
+  /** Resolves once commit number `commit` is on disk; rejects if the fsync that should have put it there failed. */
+  durable(commit: number): Promise<void> {
+    if (commit <= this.#synced) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.#waiters.push({ commit, resolve, reject });
+      this.#running ??= this.#run();
+    });
+  }
+
+  /** Resolves once no fsync is running or wanted. */
+  async idle(): Promise<void> {
+    while (this.#running) await this.#running;
+  }
+
+  /** Closes the WAL file (after {@link idle}). */
+  close(): void {
+    if (this.#fd !== null) closeSync(this.#fd);
+    this.#fd = null;
+  }
+
+  async #run(): Promise<void> {
+    // Never settle synchronously: `#running` must hold this run before it can end (and clear it),
+    // or a run that failed at once would stay marked as running for good.
+    await null;
+    try {
+      while (this.#waiters.length > 0) {
+        const upTo = this.#committed;
+        let failure: { error: unknown } | null = null;
+        try {
+          // Opened once: the server's connections keep the WAL file in place (SQLite deletes it only
+          // when the last connection to the database closes).
+          this.#fd ??= openSync(this.#path, 'r');
+          const fd = this.#fd;
+          await new Promise<void>((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())));
+          this.#synced = upTo;
+        } catch (error) {
+          failure = { error };
+        }
+        const settled = this.#waiters.filter((waiter) => waiter.commit <= upTo);
+        this.#waiters = this.#waiters.filter((waiter) => waiter.commit > upTo);
+        for (const waiter of settled) {
+          if (failure) waiter.reject(failure.error);
+          else waiter.resolve();
+        }
+      }
+    } finally {
+      this.#running = null;
+    }
+  }
+}
