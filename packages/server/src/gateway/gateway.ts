@@ -94,7 +94,8 @@ export async function registerGateway(app: FastifyInstance, auth: AuthService, m
 
   // Callback style: an async hook costs every request one more promise for Fastify to settle.
   app.addHook('onRequest', (request, reply, done) => {
-    const path = request.url.slice(config.basePath.length).split('?')[0] ?? '';
+    const queryAt = request.url.indexOf('?');
+    const path = request.url.slice(config.basePath.length, queryAt === -1 ? undefined : queryAt);
     const allowed = AUTH_ENDPOINTS[path];
     if (allowed !== undefined) {
       metrics.gatewayRequests.inc({ outcome: 'method_not_allowed' });
