@@ -3,7 +3,7 @@ import { Transform, pipeline, type Readable, type TransformCallback } from 'node
 import { Pool, type Dispatcher } from 'undici';
 import type { Config } from '../config.js';
 import { InvalidRequestError, OAuthError, TemporarilyUnavailableError } from '../errors.js';
-import type { Metrics } from '../http/metrics.js';
+import { hotSeries, type HotSeries, type Metrics } from '../http/metrics.js';
 import { clientResponseHeaders, upstreamRequestHeaders, type GatewayIdentity } from './forwarded-headers.js';
 import { UpstreamAbort, type AbortSignalLike } from './upstream-abort.js';
 import { QueueFullError, UpstreamQueue, type Release } from './upstream-queue.js';
@@ -98,26 +98,18 @@ export function createUpstreamProxy(upstream: URL, config: GatewayConfig, metric
     // An https upstream must prove who it is before it is sent the caller's identity.
     connect: { rejectUnauthorized: true },
   });
-  const activeGauge = metrics.gatewayQueue.labels({ state: 'active' });
-  const waitingGauge = metrics.gatewayQueue.labels({ state: 'waiting' });
-  const shown = { active: -1, waiting: -1 };
   const queue = new UpstreamQueue({
     slots: config.upstreamConnections,
     maxWaiting: config.upstreamQueueLimit,
     maxWaitMs: config.upstreamQueueTimeoutMs,
-    // Only the count that moved: a request that does not wait moves only the active one.
-    onChange: (active, waiting) => {
-      if (active !== shown.active) activeGauge.set((shown.active = active));
-      if (waiting !== shown.waiting) waitingGauge.set((shown.waiting = waiting));
-    },
   });
+  const unwatchQueue = metrics.watchGatewayQueue(queue);
   const bodyLimit = config.gatewayBodyLimitBytes;
   const forwarding = { forwardAuthorization: config.upstreamForwardAuthorization, forwardCookies: config.upstreamForwardCookies };
-  // Bound once: every request moves these, and a labelled call hashes its labels each time.
-  const outcomes = new Map<string, { inc(): void }>();
+  const outcomes = new Map<string, HotSeries>();
   const outcome = (name: string) => {
     let counter = outcomes.get(name);
-    if (counter === undefined) outcomes.set(name, (counter = metrics.gatewayRequests.labels({ outcome: name })));
+    if (counter === undefined) outcomes.set(name, (counter = hotSeries(metrics.gatewayRequests, { outcome: name })));
     counter.inc();
   };
 
@@ -140,16 +132,21 @@ export function createUpstreamProxy(upstream: URL, config: GatewayConfig, metric
       reply.hijack();
     };
 
-    try {
-      release = await queue.acquire(controller);
-    } catch (error) {
-      if (controller.aborted) return clientGone();
-      outcome(error instanceof QueueFullError ? 'queue_full' : 'queue_timeout');
-      throw new TemporarilyUnavailableError({ cause: error });
-    }
-    if (controller.aborted) {
-      release();
-      return clientGone();
+    // A free connection is taken at once; only a request that has to wait awaits one.
+    const free = queue.tryAcquire();
+    if (free !== null) release = free;
+    else {
+      try {
+        release = await queue.acquire(controller);
+      } catch (error) {
+        if (controller.aborted) return clientGone();
+        outcome(error instanceof QueueFullError ? 'queue_full' : 'queue_timeout');
+        throw new TemporarilyUnavailableError({ cause: error });
+      }
+      if (controller.aborted) {
+        release();
+        return clientGone();
+      }
     }
 
     const hasBody = request.headers['transfer-encoding'] !== undefined || (length !== null && length > 0);
@@ -192,5 +189,11 @@ export function createUpstreamProxy(upstream: URL, config: GatewayConfig, metric
     reply.code(answer.statusCode).headers(clientResponseHeaders(answer.headers)).send(stream);
   }
 
-  return { forward, close: () => pool.close() };
+  return {
+    forward,
+    close: () => {
+      unwatchQueue();
+      return pool.close();
+    },
+  };
 }

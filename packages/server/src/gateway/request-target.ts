@@ -38,8 +38,11 @@ export function applicationTarget(url: string, basePath: string): ApplicationTar
   if (BAD_PERCENT.test(path)) return refuse('The request path is not validly percent-encoded');
   if (ENCODED_SEPARATOR_OR_CONTROL.test(path)) return refuse('The request path must not contain an encoded slash, backslash or control character');
   const segments = path.slice(1).split('/');
-  for (const [index, segment] of segments.entries()) {
+  for (let index = 0; index < segments.length; index += 1) {
+    const segment = segments[index] as string;
     if (segment === '' && index < segments.length - 1) return refuse('The request path must not contain an empty segment');
+    // Without a `.` or a `%`, no reading of the segment is a dot segment.
+    if (!segment.includes('.') && !segment.includes('%')) continue;
     // `..;x` is `..` to servers that strip path parameters (Tomcat and others).
     const name = segment.replace(/%2e/gi, '.').replace(/%3b/gi, ';').split(';')[0];
     if (name === '.' || name === '..') return refuse('The request path must not contain a dot segment');

@@ -23,8 +23,6 @@ export interface UpstreamQueueOptions {
   maxWaiting: number;
   /** Longest wait for a slot. */
   maxWaitMs: number;
-  /** Told the counts after every change (for the metrics). */
-  onChange?: (active: number, waiting: number) => void;
 }
 
 interface Waiter {
@@ -55,6 +53,13 @@ export class UpstreamQueue {
     return this.#waiting.length;
   }
 
+  /** The release of a slot taken now if one is free and nobody waits for one, else null. */
+  tryAcquire(): Release | null {
+    if (this.#active >= this.options.slots || this.#waiting.length > 0) return null;
+    this.#active += 1;
+    return this.#release();
+  }
+
   /**
    * Resolves with the release of a slot once one is free; rejects with {@link QueueFullError} at
    * once when the queue is full, {@link QueueTimeoutError} when the wait passes `maxWaitMs`, or the
@@ -62,17 +67,13 @@ export class UpstreamQueue {
    */
   acquire(signal: AbortSignalLike): Promise<Release> {
     if (signal.aborted) return Promise.reject(signal.reason);
-    if (this.#active < this.options.slots && this.#waiting.length === 0) {
-      this.#active += 1;
-      this.#changed();
-      return Promise.resolve(this.#release());
-    }
+    const free = this.tryAcquire();
+    if (free !== null) return Promise.resolve(free);
     if (this.#waiting.length >= this.options.maxWaiting) return Promise.reject(new QueueFullError());
     return new Promise((resolve, reject) => {
       const leave = (error: unknown) => {
         const at = this.#waiting.indexOf(waiter);
         if (at !== -1) this.#waiting.splice(at, 1);
-        this.#changed();
         clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);
         reject(error);
@@ -88,12 +89,7 @@ export class UpstreamQueue {
       const timer = setTimeout(() => leave(new QueueTimeoutError()), this.options.maxWaitMs);
       signal.addEventListener('abort', onAbort, { once: true });
       this.#waiting.push(waiter);
-      this.#changed();
     });
-  }
-
-  #changed(): void {
-    this.options.onChange?.(this.#active, this.#waiting.length);
   }
 
   #release(): Release {
@@ -107,7 +103,6 @@ export class UpstreamQueue {
         this.#active += 1;
         next.grant();
       }
-      this.#changed();
     };
   }
 }

@@ -21,8 +21,10 @@ export interface Metrics {
   gatewayRequests: Counter<'outcome' | 'reason'>;
   /** Forward-authentication (`auth/verify`) answers by outcome (see {@link FORWARD_AUTH_OUTCOMES}). */
   forwardAuth: Counter<'outcome' | 'reason'>;
-  /** Gateway requests at the upstream (`active`) and waiting for a connection (`waiting`). */
+  /** Gateway requests at the upstream (`active`) and waiting for a connection (`waiting`), read from the watched queues when scraped. */
   gatewayQueue: Gauge<'state'>;
+  /** Has {@link Metrics.gatewayQueue} count `queue` from now on; the function returned stops it. */
+  watchGatewayQueue(queue: QueueCounts): () => void;
   /** Connections closed before a request was read, by the cap that closed them. */
   connectionsRefused: Counter<'reason'>;
   /** Audit events recorded by this process, by kind: reuse detections, lockouts, session-limit refusals, … */
@@ -31,6 +33,47 @@ export interface Metrics {
   storeDuration: Histogram<'operation'>;
   /** Failed store calls, by port method and kind: `unavailable` (503) or `other` (500). */
   storeErrors: Counter<'operation' | 'kind'>;
+}
+
+/** What the gateway's upstream queue holds now. */
+export interface QueueCounts {
+  readonly active: number;
+  readonly waiting: number;
+}
+
+/** One series of a counter, incremented on every request: see {@link hotSeries}. */
+export interface HotSeries {
+  inc(): void;
+}
+
+/** The series {@link hotSeries} bound on each counter, with what they counted since the counter was last read. */
+const hotSeriesOf = new WeakMap<Counter<string>, Array<{ labels: Record<string, string>; pending: number }>>();
+
+/** A counter's `collect` (prom-client calls it before every read): adds what its hot series counted since the last read. */
+function addHotCounts(this: Counter<string>): void {
+  for (const series of hotSeriesOf.get(this) ?? []) {
+    if (series.pending === 0) continue;
+    this.inc(series.labels, series.pending);
+    series.pending = 0;
+  }
+}
+
+/**
+ * One series of `counter` for the hot path: an increment adds to a plain number, which the counter
+ * takes in when it is read (scrape, `get()`), so every read sees every increment. prom-client's own
+ * `inc`, even on `labels()`, hashes and checks the labels each time. `counter` must have been
+ * created with `collect: addHotCounts`.
+ */
+export function hotSeries<L extends string>(counter: Counter<L>, labels: Partial<Record<L, string>>): HotSeries {
+  const series = { labels: labels as Record<string, string>, pending: 0 };
+  let all = hotSeriesOf.get(counter as Counter<string>);
+  if (all === undefined) hotSeriesOf.set(counter as Counter<string>, (all = []));
+  all.push(series);
+  return {
+    inc() {
+      series.pending += 1;
+    },
+  };
 }
 
 /** Why a bearer token was refused, as the gateway and forward authentication count it. */
@@ -114,6 +157,7 @@ export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  const queues = new Set<QueueCounts>();
   const metrics: Metrics = {
     registry,
     grants: new Counter({
@@ -134,12 +178,14 @@ export function createMetrics(): Metrics {
       help: 'Answers on the API port by route pattern (under the base path; "unmatched" when no route matched) and HTTP status',
       labelNames: ['route', 'status'],
       registers,
+      collect: addHotCounts,
     }),
     gatewayRequests: new Counter({
       name: 'antpeer_gateway_requests_total',
       help: `Requests to application endpoints by outcome (${GATEWAY_OUTCOMES.join(', ')}); reason: the guard's reason for an invalid_token`,
       labelNames: ['outcome', 'reason'],
       registers,
+      collect: addHotCounts,
     }),
     forwardAuth: new Counter({
       name: 'antpeer_forward_auth_requests_total',
@@ -152,6 +198,17 @@ export function createMetrics(): Metrics {
       help: 'Gateway requests at the upstream (state="active") and waiting for an upstream connection (state="waiting")',
       labelNames: ['state'],
       registers,
+      // Read when scraped: a gauge set on every request would cost each request two label lookups.
+      collect() {
+        let active = 0;
+        let waiting = 0;
+        for (const queue of queues) {
+          active += queue.active;
+          waiting += queue.waiting;
+        }
+        this.set({ state: 'active' }, active);
+        this.set({ state: 'waiting' }, waiting);
+      },
     }),
     connectionsRefused: new Counter({
       name: 'antpeer_connections_refused_total',
@@ -178,6 +235,10 @@ export function createMetrics(): Metrics {
       labelNames: ['operation', 'kind'],
       registers,
     }),
+    watchGatewayQueue(queue) {
+      queues.add(queue);
+      return () => queues.delete(queue);
+    },
   };
   initialiseOutcomes(metrics.gatewayRequests, GATEWAY_OUTCOMES);
   initialiseOutcomes(metrics.forwardAuth, FORWARD_AUTH_OUTCOMES);
@@ -205,24 +266,22 @@ export function storeObserver(metrics: Metrics): StoreObserver {
 }
 
 /**
- * The `onResponse` hook that counts every answer by route pattern and status. Routes under the
- * base path are named without it (`/auth/token`; the gateway's catch-all is `/*`), so that the
+ * Counts an answer by route pattern and status (see `ResponseCountingLogController`). Routes under
+ * the base path are named without it (`/auth/token`; the gateway's catch-all is `/*`), so that the
  * labels do not change with `ANTPEER_BASE_PATH`.
  */
-export function responseCounter(metrics: Metrics, basePath: string) {
-  // Each (route pattern, status) pair's counter, bound on first use: both sets are small and fixed,
-  // and a labelled call would hash its labels on every answer.
-  const counters = new Map<string, { inc(): void }>();
-  return function countResponse(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+export function responseCounter(metrics: Metrics, basePath: string): (request: FastifyRequest, reply: FastifyReply) => void {
+  // Each (route pattern, status) pair's series, bound on first use: both sets are small and fixed.
+  const counters = new Map<string, HotSeries>();
+  return (request, reply) => {
     const url = request.routeOptions.url;
     const key = `${reply.statusCode} ${url ?? ''}`;
     let counter = counters.get(key);
     if (counter === undefined) {
       const route = url === undefined ? 'unmatched' : url.startsWith(`${basePath}/`) ? url.slice(basePath.length) : url;
-      counters.set(key, (counter = metrics.responses.labels({ route, status: String(reply.statusCode) })));
+      counters.set(key, (counter = hotSeries(metrics.responses, { route, status: String(reply.statusCode) })));
     }
     counter.inc();
-    done();
   };
 }
 
