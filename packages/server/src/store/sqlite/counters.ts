@@ -1,22 +1,14 @@
 import type { Counter, CounterStore, CounterWrites } from '../port.js';
 import type { SqliteDatabase } from './database.js';
 
-/**
- * Failure counters on SQLite: an update is one write transaction (the file's lock makes it atomic).
- * A plain read (every grant checks its source) goes through `reader`, the connection that commits
- * the sessions: SQLite drops a connection's page cache whenever another connection commits, and
- * under refresh load the reader is the only one committing, so its cache stays warm.
- */
+/** Failure counters on SQLite: an update is one write transaction (the file's lock makes it atomic), committed relaxed. */
 export class SqliteCounterStore implements CounterStore {
-  constructor(
-    private readonly d: SqliteDatabase,
-    private readonly reader: SqliteDatabase = d,
-  ) {}
+  constructor(private readonly d: SqliteDatabase) {}
 
-  #read(keys: readonly string[], via: SqliteDatabase = this.d): Map<string, Counter> {
+  #read(keys: readonly string[]): Map<string, Counter> {
     const found = new Map<string, Counter>();
     for (const key of keys) {
-      const row = via.sql('SELECT count, reset_at FROM failure_counters WHERE key = ?').get(key) as
+      const row = this.d.sql('SELECT count, reset_at FROM failure_counters WHERE key = ?').get(key) as
         | { count: number; reset_at: number }
         | undefined;
       if (row) found.set(key, { count: row.count, resetAt: row.reset_at });
@@ -25,7 +17,7 @@ export class SqliteCounterStore implements CounterStore {
   }
 
   async read(keys: readonly string[]): Promise<ReadonlyMap<string, Counter>> {
-    return this.#read(keys, this.reader);
+    return this.#read(keys);
   }
 
   async update<T>(
@@ -46,6 +38,6 @@ export class SqliteCounterStore implements CounterStore {
         }
       }
       return result;
-    });
+    }, 'relaxed');
   }
 }

@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { AuditEvent } from '../port.js';
 
-/** How hard a connection's commits reach the disk. */
+/** How hard a transaction's commit reaches the disk. */
 export type Durability =
   /**
    * `synchronous=FULL`: fsync'd before the commit returns (sessions, users, keys) — except the
@@ -12,16 +12,19 @@ export type Durability =
   | 'durable'
   /**
    * `synchronous=NORMAL`: in WAL mode, written but not fsync'd until the next durable commit or
-   * checkpoint. For failure counters and the audit trail, whose every write would otherwise cost an
-   * fsync on the event loop — a flood of failed logins would stall every refresh. A power loss can
-   * lose the last few of them; a crash of the process alone loses nothing.
+   * checkpoint. For failure counters, the audit trail and purges, whose every write would otherwise
+   * cost an fsync on the event loop — a flood of failed logins would stall every refresh. A power
+   * loss can lose the last few of them; a crash of the process alone loses nothing.
    */
   | 'relaxed';
 
 /**
- * One connection to a SQLite file in WAL mode. Writes take the database lock up front
- * (`BEGIN IMMEDIATE`), so several processes (and this store's two connections) serialise cleanly
- * instead of failing on lock upgrades. Statements are prepared once.
+ * The one connection of a store to a SQLite file in WAL mode. Writes take the database lock up
+ * front (`BEGIN IMMEDIATE`), so several processes serialise cleanly instead of failing on lock
+ * upgrades. Statements are prepared once. One connection for every kind of write, each transaction
+ * with its own {@link Durability}: SQLite drops a connection's page cache whenever another
+ * connection commits, so a second connection for the relaxed writes would make each side re-read
+ * from the file what the other just wrote.
  */
 export class SqliteDatabase {
   readonly db: Database.Database;
@@ -29,14 +32,14 @@ export class SqliteDatabase {
   readonly wal: boolean;
   readonly #statements = new Map<string, Database.Statement>();
 
-  constructor(filename: string, durability: Durability = 'durable') {
+  constructor(filename: string) {
     if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
     this.db = new Database(filename);
     // Effective on a new file only (before its first table): a purge's freed pages can then be
     // handed back to the file system a few at a time (see `purgeExpired`).
     this.db.pragma('auto_vacuum = INCREMENTAL');
     this.wal = this.db.pragma('journal_mode = WAL', { simple: true }) === 'wal';
-    this.db.pragma(durability === 'durable' ? 'synchronous = FULL' : 'synchronous = NORMAL');
+    this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
     // After a purge the WAL file shrinks back instead of keeping its high-water mark.
@@ -60,9 +63,15 @@ export class SqliteDatabase {
     return statement;
   }
 
-  /** Runs `fn` in one write transaction, taking the write lock first. */
-  write<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+  /** Runs `fn` in one write transaction, taking the write lock first, committed as `durability` says. */
+  write<T>(fn: () => T, durability: Durability = 'durable'): T {
+    if (durability === 'durable') return this.db.transaction(fn).immediate();
+    this.sql('PRAGMA synchronous = NORMAL').run();
+    try {
+      return this.db.transaction(fn).immediate();
+    } finally {
+      this.sql('PRAGMA synchronous = FULL').run();
+    }
   }
 
   /** Records an audit event; inside a transaction it becomes part of it. */

@@ -88,7 +88,7 @@ export class SqliteSessionStore implements SessionStore {
    * but by this store's batches, which patch the contexts they change (see {@link #carryContexts}):
    * `total_changes()` moves with every row this connection inserts, updates or deletes (any store
    * part, any transaction, committed or not), and `data_version` with every commit of any other
-   * connection (this store's relaxed one, another process, the CLI). Both are read on every call, so
+   * connection (another process: a second server, the CLI). Both are read on every call, so
    * an ended session, a disabled user or a new not-before policy is seen by the very next read.
    * Expiry needs no care here: the caller compares the context's expiry times with its clock.
    */
@@ -196,10 +196,9 @@ export class SqliteSessionStore implements SessionStore {
     this.#scheduled = null;
     let current = false;
     let outcomes: Array<{ applied: boolean } | { error: unknown }>;
-    // Only this transaction skips the fsync inside the commit (WalSync does it); every other write
-    // of the connection keeps synchronous=FULL.
-    if (this.#walSync) this.#d.sql('PRAGMA synchronous = NORMAL').run();
     try {
+      // With a WalSync, the commit skips its own fsync: WalSync runs it off the event loop, and
+      // the batch is answered only once it has returned.
       outcomes = this.#d.write(() => {
         current = this.#contextsCurrent();
         return batch.map(({ change }) => {
@@ -209,13 +208,11 @@ export class SqliteSessionStore implements SessionStore {
             return { error };
           }
         });
-      });
+      }, this.#walSync ? 'relaxed' : 'durable');
     } catch (error) {
       this.#contexts.clear();
       for (const pending of batch) pending.reject(error);
       return;
-    } finally {
-      if (this.#walSync) this.#d.sql('PRAGMA synchronous = FULL').run();
     }
     this.#carryContexts(current, batch, outcomes);
     const settle = () =>

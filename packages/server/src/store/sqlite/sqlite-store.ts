@@ -124,7 +124,7 @@ class SqliteAuditStore implements AuditStore {
   constructor(private readonly d: SqliteDatabase) {}
 
   async record(event: AuditEvent): Promise<void> {
-    this.d.insertAudit(event);
+    this.d.write(() => this.d.insertAudit(event), 'relaxed');
   }
 
   async list(filter: AuditFilter): Promise<AuditRecord[]> {
@@ -167,8 +167,6 @@ const VACUUM_PAGES_PER_BATCH = 1024;
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   readonly #d: SqliteDatabase;
-  /** Failure counters and the audit trail: see {@link Durability}. */
-  readonly #relaxed: SqliteDatabase;
   readonly users: UserStore;
   readonly sessions: SqliteSessionStore;
   readonly keys: KeyStore;
@@ -180,14 +178,12 @@ export class SqliteStore implements Store {
 
   constructor(options: SqliteStoreOptions) {
     this.#d = new SqliteDatabase(options.filename);
-    // An in-memory database is private to its connection: there the one connection serves all.
-    this.#relaxed = options.filename === ':memory:' ? this.#d : new SqliteDatabase(options.filename, 'relaxed');
     this.users = new SqliteUserStore(this.#d);
     this.sessions = new SqliteSessionStore(this.#d);
     this.keys = new SqliteKeyStore(this.#d);
     this.settings = new SqliteSettingsStore(this.#d);
-    this.counters = new SqliteCounterStore(this.#relaxed, this.#d);
-    this.audit = new SqliteAuditStore(this.#relaxed);
+    this.counters = new SqliteCounterStore(this.#d);
+    this.audit = new SqliteAuditStore(this.#d);
     this.admins = new SqliteAdminStore(this.#d);
     if (options.checkpointIntervalMs !== undefined && options.filename !== ':memory:') {
       this.#setAutocheckpoint(FALLBACK_AUTOCHECKPOINT_PAGES);
@@ -198,9 +194,7 @@ export class SqliteStore implements Store {
   }
 
   #setAutocheckpoint(pages: number): void {
-    for (const connection of [this.#d, this.#relaxed]) {
-      if (connection.db.open) connection.db.pragma(`wal_autocheckpoint = ${pages}`);
-    }
+    if (this.#d.db.open) this.#d.db.pragma(`wal_autocheckpoint = ${pages}`);
   }
 
   async migrate(): Promise<void> {
@@ -238,15 +232,13 @@ export class SqliteStore implements Store {
     await this.sessions.flush();
     this.sessions.close();
     await this.#checkpointer?.stop();
-    if (this.#relaxed.db.open) this.#relaxed.db.close();
     if (this.#d.db.open) this.#d.db.close();
   }
 
-  // Purges commit on the relaxed connection: a purge lost to a power cut deletes the same rows
-  // again next time, and an fsync per batch would hold the event loop (SQLite runs on it) for as
-  // long as the disk takes.
+  // Purges commit relaxed: a purge lost to a power cut deletes the same rows again next time, and
+  // an fsync per batch would hold the event loop (SQLite runs on it) for as long as the disk takes.
   async purgeExpired(before: number, limit: number): Promise<number> {
-    const purger = this.#relaxed;
+    const purger = this.#d;
     const deleted = purger.write(() => {
       const sessions = purger
         .sql(
@@ -258,15 +250,16 @@ export class SqliteStore implements Store {
         .sql('DELETE FROM failure_counters WHERE key IN (SELECT key FROM failure_counters WHERE reset_at < ? LIMIT ?)')
         .run(before, limit).changes;
       return sessions + counters;
-    });
+    }, 'relaxed');
     if (deleted > 0) purger.db.pragma(`incremental_vacuum(${VACUUM_PAGES_PER_BATCH})`);
     return deleted;
   }
 
   async purgeAudit(before: number, limit: number): Promise<number> {
-    const purger = this.#relaxed;
+    const purger = this.#d;
     return purger.write(
       () => purger.sql('DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < ? ORDER BY at LIMIT ?)').run(before, limit).changes,
+      'relaxed',
     );
   }
 }
