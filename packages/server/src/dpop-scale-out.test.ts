@@ -6,24 +6,10 @@ import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import { makeProof, makeProofKey, type ProofKey } from './test/dpop.js';
 import { call, fromSource, type Answer } from './test/http.js';
-import { ISSUER, OWNER, SKIP_WITHOUT_DATABASE, TEST_DATABASE_URL, dropSchema, newSecret, sql, uniqueSchema } from './test/postgres.js';
+import { ISSUER, OWNER, SKIP_WITHOUT_DATABASE, deploymentEnv, dropSchema, newSecret, sql, uniqueSchema } from './test/postgres.js';
 import { startServe, type ServeProcess } from './test/process.js';
 
 const TOKEN_HTU = `${ISSUER}/auth/token`;
-
-function deployment(schema: string, secret: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    DATABASE_URL: TEST_DATABASE_URL as string,
-    ANTPEER_DATABASE_SCHEMA: schema,
-    ANTPEER_DATABASE_POOL_SIZE: '4',
-    ANTPEER_SECRET: secret,
-    ANTPEER_ISSUER: ISSUER,
-    ANTPEER_TRUST_PROXY: '1',
-    ANTPEER_BOOTSTRAP_USERNAME: OWNER.username,
-    ANTPEER_BOOTSTRAP_PASSWORD: OWNER.password,
-    ...extra,
-  };
-}
 
 let sourceCounter = 0;
 /** A source address of its own for each request, so no per-source limit is shared between tests. */
@@ -53,10 +39,10 @@ describe('DPoP across server processes over one PostgreSQL', { skip: SKIP_WITHOU
 
   before(async () => {
     [a, b, nonceA, nonceB, key, other] = await Promise.all([
-      startServe({ env: deployment(schema, secret) }),
-      startServe({ env: deployment(schema, secret) }),
-      startServe({ env: deployment(nonceSchema, secret, { ANTPEER_DPOP_NONCE: 'on' }) }),
-      startServe({ env: deployment(nonceSchema, secret, { ANTPEER_DPOP_NONCE: 'on' }) }),
+      startServe({ env: deploymentEnv(schema, secret) }),
+      startServe({ env: deploymentEnv(schema, secret) }),
+      startServe({ env: deploymentEnv(nonceSchema, secret, { ANTPEER_DPOP_NONCE: 'on' }) }),
+      startServe({ env: deploymentEnv(nonceSchema, secret, { ANTPEER_DPOP_NONCE: 'on' }) }),
       makeProofKey('ES256'),
       makeProofKey('EdDSA'),
     ]);

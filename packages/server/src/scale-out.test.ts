@@ -2,24 +2,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import { BASE_PATH, call, fromSource, login, refresh, type TokenResponse } from './test/http.js';
-import { ISSUER, OWNER, SKIP_WITHOUT_DATABASE, TEST_DATABASE_URL, dropSchema, newSecret, sql, uniqueSchema } from './test/postgres.js';
+import { ISSUER, OWNER, SKIP_WITHOUT_DATABASE, TEST_DATABASE_URL, deploymentEnv, dropSchema, newSecret, sql, uniqueSchema } from './test/postgres.js';
 import { GENERATED_PASSWORD, runCli, spawnAntpeer, startServe, waitFor, waitUntilServing, type ServeProcess } from './test/process.js';
 
-/** Every instance of one deployment: same database and schema, same secret, same public issuer. */
+/** Every instance of one deployment, with low brute-force limits to reach in a test. */
 function deployment(schema: string, secret: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    DATABASE_URL: TEST_DATABASE_URL as string,
-    ANTPEER_DATABASE_SCHEMA: schema,
-    ANTPEER_DATABASE_POOL_SIZE: '4',
-    ANTPEER_SECRET: secret,
-    ANTPEER_ISSUER: ISSUER,
-    ANTPEER_TRUST_PROXY: '1',
-    ANTPEER_BOOTSTRAP_USERNAME: OWNER.username,
-    ANTPEER_BOOTSTRAP_PASSWORD: OWNER.password,
-    ANTPEER_LOCKOUT_THRESHOLD: '3',
-    ANTPEER_SOURCE_FAILURE_LIMIT: '5',
-    ...extra,
-  };
+  return deploymentEnv(schema, secret, { ANTPEER_LOCKOUT_THRESHOLD: '3', ANTPEER_SOURCE_FAILURE_LIMIT: '5', ...extra });
 }
 
 function description(answer: { body: Record<string, unknown> }): unknown {

@@ -19,6 +19,25 @@ export const ISSUER = `http://auth.scale-out.test${BASE_PATH}`;
 /** The client application the tests' PostgreSQL deployments are bootstrapped with. */
 export const OWNER = Object.freeze({ username: 'merchant-app', password: 'merchant password 1' });
 
+/**
+ * The environment of every instance of one deployment: same database and schema, same secret,
+ * same public issuer, one trusted proxy hop (tests name their source with X-Forwarded-For), and
+ * the {@link OWNER} client application; `extra` adds to it or overrides it.
+ */
+export function deploymentEnv(schema: string, secret: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    DATABASE_URL: TEST_DATABASE_URL as string,
+    ANTPEER_DATABASE_SCHEMA: schema,
+    ANTPEER_DATABASE_POOL_SIZE: '4',
+    ANTPEER_SECRET: secret,
+    ANTPEER_ISSUER: ISSUER,
+    ANTPEER_TRUST_PROXY: '1',
+    ANTPEER_BOOTSTRAP_USERNAME: OWNER.username,
+    ANTPEER_BOOTSTRAP_PASSWORD: OWNER.password,
+    ...extra,
+  };
+}
+
 /** A fresh server secret (32 bytes, base64url), as an operator would generate one. */
 export function newSecret(): string {
   return randomBytes(32).toString('base64url');
