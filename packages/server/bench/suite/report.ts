@@ -198,7 +198,7 @@ export function formatMarkdown(r: SuiteResult, tableText: string, charts: Array<
     '',
     '## How it was measured',
     '',
-    '- `npm run bench` runs everything (this run took the time above); `npm run bench -- --quick` does it in a few minutes with shorter slices and fewer concurrencies; `--sessions <n>` sizes the large store. One part alone: `npm run bench -- token|password|guard|client|forward-auth`.',
+    '- `npm run bench` runs everything (this run took the time above); `npm run bench -- --quick` does it in a few minutes with shorter slices and fewer concurrencies; `--sessions <n>` sizes the large store. One part alone: `npm run bench -- token|password|guard|client|forward-auth|purge|dpop`; a change against the build before it: `npm run bench -- refresh-ab --before <its dist/cli/main.js>`.',
     `- Each paired row: ${o.slices} slices of ${o.seconds.toFixed(1)} s per side, interleaved, after ${o.warmup} s of warm-up each. Chart points: ${o.sweepSeconds} s each after 1 s of warm-up.`,
     '- Every server is its own process, started from the built `dist`; all traffic is on loopback; any non-2xx answer fails the run.',
     '- Refresh load: each request carries the live refresh token of a session nobody else is using, and its answer\'s token goes back to the pool (real rotations).',
