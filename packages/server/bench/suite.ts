@@ -8,6 +8,7 @@
 //   2. durable refresh grants (SQLite, synchronous=FULL) vs @node-oauth/oauth2-server on the same
 //      store kind, interleaved, with 10,000 live sessions in the store; then the store seeded to
 //      1,000,000 live sessions and ours measured again;
+//   2b. the SQLite store's size per live session, after none, a few and many refreshes of each;
 //   3. the gateway vs a bare proxy of the same stack (Fastify + undici) without authentication, interleaved;
 //   4. the guard, a new token each request, vs the raw Ed25519 verify rate (packages/guard/bench/guard.ts);
 //   5. refresh grants on PostgreSQL, one instance: rate, statements per refresh through a counting
@@ -25,7 +26,7 @@ import { OWASP_ARGON2ID } from '../src/credentials/password-hasher.js';
 import { SQLITE_FILENAME } from '../src/store/open.js';
 import { BASE_PATH } from '../src/test/http.js';
 import { freePort, type ServeProcess } from '../src/test/process.js';
-import { failures, load, passwordLoad, postToken, refreshLoad, topUp } from './token/load.js';
+import { assertClean, failures, load, passwordLoad, postToken, refreshLoad, topUp } from './token/load.js';
 import { APP, BENCH_SERVER_ENV, serverLaunch, startOurServer, type ServerLaunch } from './token/our-server.js';
 import { startArgon2Verifier } from './token/probes.js';
 import { REPO_ROOT, lineReader, log, runBench, startScript, stopChild, tempDir } from './token/processes.js';
@@ -36,6 +37,7 @@ import { alone, httpSide, paired, sweep, type Measured, type Pair, type Side } f
 import { startRoundTripCounter } from './suite/pg-round-trips.js';
 import { formatGatewayTable, formatMarkdown, formatTable, type SuiteResult } from './suite/report.js';
 import { seedPostgres, seedSqlite } from './suite/seed.js';
+import { sqliteSizes, type StorageResult } from './suite/storage.js';
 
 const USAGE = `usage: npm run bench [-- options]
 
@@ -190,6 +192,36 @@ async function sqliteRows(o: SuiteOptions, launch: ServerLaunch) {
   }
 }
 
+// --- 2b: the store's size per live session as its sessions are refreshed ----------------------
+
+const STORAGE_SESSIONS = 1_000;
+
+/**
+ * A server of its own starts {@link STORAGE_SESSIONS} sessions, then refreshes them round after
+ * round under the refresh load; the store's size is read after the logins and after each round.
+ */
+async function storageRow(o: SuiteOptions, launch: ServerLaunch): Promise<StorageResult> {
+  const dataDir = tempDir('antpeer-bench-storage-');
+  const server = await startOurServer(launch, { ...BENCH_SERVER_ENV, PORT: String(await freePort()), ANTPEER_DATA_DIR: dataDir });
+  const file = join(dataDir, SQLITE_FILENAME);
+  try {
+    const pool: string[] = [];
+    await topUp(pool, STORAGE_SESSIONS, server.tokenUrl, JSON.stringify(APP), 'application/json');
+    const samples = [{ refreshes: 0, ...sqliteSizes(file) }];
+    let refreshes = 0;
+    for (const seconds of [o.seconds, 4 * o.seconds]) {
+      log(`store size: refreshing ${STORAGE_SESSIONS.toLocaleString('en-US')} sessions for ${seconds} s…`);
+      const refreshing = refreshLoad(server.tokenUrl, pool);
+      const result = await load({ ...refreshing, onOk: (body) => (refreshes++, refreshing.onOk(body)), seconds, connections: o.connections.refresh });
+      assertClean('refreshes of the store-size row', result);
+      samples.push({ refreshes, ...sqliteSizes(file) });
+    }
+    return { sessions: STORAGE_SESSIONS, samples };
+  } finally {
+    await stopChild(server);
+  }
+}
+
 // --- 3: gateway vs a bare proxy ------------------------------------------------------------------
 
 async function gatewayRows(o: SuiteOptions, launch: ServerLaunch) {
@@ -310,6 +342,7 @@ async function run(o: SuiteOptions): Promise<void> {
 
 async function runAll(o: SuiteOptions, launch: ServerLaunch, started: number, loadBefore: number): Promise<void> {
   const sqlite = await sqliteRows(o, launch);
+  const storage = await storageRow(o, launch);
   const gateway = await gatewayRows(o, launch);
   log('guard: new token each request vs raw Ed25519 verify…');
   const guardRows = await runGuardBench({ duration: o.seconds, rounds: o.slices, connections: 32 }, { gateway: false });
@@ -324,6 +357,7 @@ async function runAll(o: SuiteOptions, launch: ServerLaunch, started: number, lo
     password: sqlite.password,
     refresh: sqlite.refresh,
     largeStore: sqlite.largeStore,
+    storage,
     gateway: gateway.pair,
     guard: { rate: fresh.rate, p99: fresh.p99 ?? NaN, ceiling: ceiling.rate },
     postgres,

@@ -5,6 +5,7 @@ import type { Argon2Parameters } from '../../src/credentials/password-hasher.js'
 import type { PostgresRows, SuiteOptions } from '../suite.js';
 import type { SweepPoint } from './charts.js';
 import type { Measured, Pair } from './measure.js';
+import type { StorageResult, StorageSample } from './storage.js';
 
 export interface SuiteResult {
   options: SuiteOptions;
@@ -13,6 +14,7 @@ export interface SuiteResult {
   refresh: Pair;
   /** a: the store with `sessions` live sessions, b: with 10,000. */
   largeStore: { pair: Pair; seedSeconds: number };
+  storage: StorageResult;
   gateway: Pair;
   guard: { rate: number; p99: number; ceiling: number };
   postgres: PostgresRows;
@@ -45,6 +47,26 @@ function gatewayRow(pair: Pair, connections: number): string[] {
     `${us(pair.a.cpuUs)} (bare ${us(pair.b.cpuUs)})`,
     '≥ 0.8×',
     met(gatewayRatio >= 0.8),
+  ];
+}
+
+/** The store-size row: bytes per live session after the most refreshes vs after the fewest (not none: the first rotation fills in who rotated). */
+function storageRow(storage: StorageResult): string[] {
+  const { sessions, samples } = storage;
+  const [none, few, many] = samples;
+  if (!none || !few || !many) throw new Error('the store-size row needs three samples');
+  const perSession = (sample: StorageSample) => `${Math.round(sample.sessionBytes / sessions)} B`;
+  const each = (sample: StorageSample) => Math.round(sample.refreshes / sessions).toLocaleString('en-US');
+  const kib = (bytes: number) => `${Math.round(bytes / 1024).toLocaleString('en-US')} KiB`;
+  const growth = many.sessionBytes / few.sessionBytes;
+  return [
+    `SQLite store size per live session (sessions table and its indexes), ${sessions.toLocaleString('en-US')} sessions refreshed ${each(many)} times each — whole file in use ${kib(none.fileBytes)} → ${kib(few.fileBytes)} → ${kib(many.fileBytes)}`,
+    `${perSession(many)} after ${each(many)} refreshes each`,
+    `${perSession(few)} after ${each(few)} each; ${perSession(none)} after none`,
+    ratio(growth),
+    '—',
+    'independent of refreshes (≤ 1.1×)',
+    met(growth <= 1.1),
   ];
 }
 
@@ -121,6 +143,7 @@ function rows(r: SuiteResult): string[][] {
       '≥ 0.8×',
       met(largeRatio >= 0.8),
     ],
+    storageRow(r.storage),
     gatewayRow(r.gateway, connections.gateway),
     [
       `guarded route, new token each request, 32 connections — p99 ${r.guard.p99} ms`,
@@ -203,6 +226,7 @@ export function formatMarkdown(r: SuiteResult, tableText: string, charts: Array<
     '- Every server is its own process, started from the built `dist`; all traffic is on loopback; any non-2xx answer fails the run.',
     '- Refresh load: each request carries the live refresh token of a session nobody else is using, and its answer\'s token goes back to the pool (real rotations).',
     `- Large store: a second server over a store of its own, seeded by the bench in bulk with ${o.sessions.toLocaleString('en-US')} live sessions of 10,000 filler users (SQLite: one transaction, one \`INSERT … SELECT\` over a recursive counter; PostgreSQL: \`INSERT … SELECT generate_series\`), interleaved with the first server, whose store holds 10,000 (plus the bench's own sessions).`,
+    '- Store size: a server of its own starts 1,000 sessions, then refreshes them under the refresh load for one slice and four more; after the logins and after each round, a read-only connection reads the pages of the sessions table and its indexes (`dbstat`) and the pages in use of the whole file. The ratio is the size per session after the most refreshes over the size after the fewest (the first rotation of a session fills in which source rotated it).',
     '- PostgreSQL round trips: a second instance reaches the database through a relay that counts every Sync and simple Query message (`pg` sends one per statement and never pipelines), over a refresh load of its own.',
     '- The password row\'s ceiling is the raw verify rate of `@node-rs/argon2` (the binding the server hashes with) at the server\'s parameters, in an idle child of its own, interleaved with the password slices.',
     '- The guard row is `packages/guard/bench/guard.ts` (raw verify: `crypto.verify` on one thread over pre-minted tokens).',
