@@ -19,6 +19,19 @@ export type Durability =
   | 'relaxed';
 
 /**
+ * Every write fails with this once an fsync of the write-ahead log has failed (see `WalSync`): the
+ * log may have a hole that a later, successful fsync would hide. Reads still work; the store
+ * answers "unavailable" (503) and `/readyz` fails until the server is restarted.
+ */
+export class WritesStoppedError extends Error {
+  readonly code = 'ANTPEER_SQLITE_WRITES_STOPPED';
+
+  constructor(cause: NodeJS.ErrnoException) {
+    super(`the SQLite store takes no more writes: an fsync of its write-ahead log failed (${cause.code ?? cause.message}); restart the server once the disk is sound`, { cause });
+  }
+}
+
+/**
  * The one connection of a store to a SQLite file in WAL mode. Writes take the database lock up
  * front (`BEGIN IMMEDIATE`), so several processes serialise cleanly instead of failing on lock
  * upgrades. Statements are prepared once. One connection for every kind of write, each transaction
@@ -31,6 +44,7 @@ export class SqliteDatabase {
   /** Whether the file is in WAL mode (an in-memory database, or a file system without shared memory, is not). */
   readonly wal: boolean;
   readonly #statements = new Map<string, Database.Statement>();
+  #stopped: WritesStoppedError | null = null;
 
   constructor(filename: string) {
     if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
@@ -53,18 +67,30 @@ export class SqliteDatabase {
     }
   }
 
-  /** The prepared statement for `sql`. */
+  /** The prepared statement for `sql`. @throws {WritesStoppedError} for a write, once writes have stopped. */
   sql(sql: string): Database.Statement {
     let statement = this.#statements.get(sql);
     if (!statement) {
       statement = this.db.prepare(sql);
       this.#statements.set(sql, statement);
     }
+    if (this.#stopped && !statement.reader) throw this.#stopped;
     return statement;
+  }
+
+  /** Why writes stopped, or null while they go on. */
+  get stopped(): WritesStoppedError | null {
+    return this.#stopped;
+  }
+
+  /** Stops every write from now on (the first cause is kept). */
+  stopWrites(cause: NodeJS.ErrnoException): void {
+    this.#stopped ??= new WritesStoppedError(cause);
   }
 
   /** Runs `fn` in one write transaction, taking the write lock first, committed as `durability` says. */
   write<T>(fn: () => T, durability: Durability = 'durable'): T {
+    if (this.#stopped) throw this.#stopped;
     if (durability === 'durable') return this.db.transaction(fn).immediate();
     this.sql('PRAGMA synchronous = NORMAL').run();
     try {

@@ -1,7 +1,7 @@
 import type { ActiveSessionCount, NewSession, Session, SessionChange, SessionContext, SessionEndReason, SessionStore } from '../port.js';
 import { REALM_NOT_BEFORE, newSessionRecord, sessionContextColumns, sessionPatchColumns, toSession, toSessionContext, type SessionContextRow, type SessionRow } from '../rows.js';
 import type { SqliteDatabase } from './database.js';
-import { WalSync } from './wal-sync.js';
+import { WalSync, type WalSyncOptions } from './wal-sync.js';
 
 /** When a session stopped (or stops) being usable: the expression the `sessions_purge` index holds. */
 const USABLE_UNTIL = 'COALESCE(ended_at, MIN(idle_expires_at, max_expires_at))';
@@ -35,9 +35,11 @@ export class SqliteSessionStore implements SessionStore {
   /** Sessions changed by a batch not yet on disk, with that batch's commit number. */
   readonly #unsynced = new Map<string, number>();
 
-  constructor(d: SqliteDatabase) {
+  /** `fdatasync`: fault injection for tests (see {@link WalSync}). */
+  constructor(d: SqliteDatabase, options: { fdatasync?: WalSyncOptions['fdatasync'] } = {}) {
     this.#d = d;
-    this.#walSync = d.wal ? new WalSync(d.db.name) : null;
+    // A failed fsync stops every write of the store, not only the sessions' (see WalSync).
+    this.#walSync = d.wal ? new WalSync(d.db.name, { onFailure: (error) => d.stopWrites(error), fdatasync: options.fdatasync }) : null;
     this.#applyInSavepoint = d.db.transaction((change: SessionChange) => this.#applyOne(change));
   }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { fdatasync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -262,6 +262,42 @@ describe('SqliteStore on one file', () => {
       assert.equal((await store.sessions.get(good.id))?.generation, 1);
       assert.deepEqual(await store.sessions.get(bad.id), bad, 'the failed change wrote nothing');
       assert.deepEqual(await store.audit.list({ limit: 10 }), []);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('once an fsync of the log fails, the store refuses every write as unavailable until restarted; reads go on', async () => {
+    const filename = newFilename();
+    let failing = false;
+    const eio = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO', errno: -5, syscall: 'fdatasync' });
+    const store = new SqliteStore({
+      filename,
+      fdatasync: (fd, callback) => (failing ? queueMicrotask(() => callback(eio)) : fdatasync(fd, callback)),
+    });
+    await store.migrate();
+    try {
+      const session = await seedSession(store);
+      assert.equal(await store.sessions.apply(rotation(session, T0 + 1000)), true);
+      const rotated = await store.sessions.get(session.id);
+      assert.ok(rotated);
+
+      failing = true;
+      await assert.rejects(store.sessions.apply(rotation(rotated, T0 + 2000)), { code: 'EIO' }, 'the batch whose fsync failed is not answered as done');
+      failing = false; // the disk "recovers": a later fsync would succeed, and must not be trusted
+      const refused = await Promise.allSettled([
+        store.sessions.apply(rotation(rotated, T0 + 3000)),
+        seedSession(store),
+        store.counters.update(['k'], () => ({ result: undefined, writes: new Map([['k', { count: 1, resetAt: T0 + 60_000 }]]) })),
+        store.audit.record({ at: T0, type: 'login_succeeded', userId: null, sessionId: null, sourceAddress: '127.0.0.1', userAgent: 'test', detail: 'x' }),
+        store.ping(),
+      ]);
+      for (const result of refused) {
+        assert.equal(result.status, 'rejected');
+        assert.equal(store.isUnavailableError(result.reason), true, String(result.reason));
+        assert.match(String((result.reason as Error).message), /takes no more writes: an fsync of its write-ahead log failed \(EIO\)/);
+      }
+      assert.ok(await store.sessions.get(session.id), 'reads still work');
     } finally {
       await store.close();
     }

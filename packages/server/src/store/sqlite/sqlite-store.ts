@@ -3,9 +3,10 @@ import { REALM_NOT_BEFORE, secretName, toAuditRecord, toKey, toUser, type AuditR
 import { SqliteAdminStore } from './admins.js';
 import { SqliteCounterStore } from './counters.js';
 import { Checkpointer, DEFAULT_AUTOCHECKPOINT_PAGES, FALLBACK_AUTOCHECKPOINT_PAGES } from './checkpointer.js';
-import { SqliteDatabase } from './database.js';
+import { SqliteDatabase, WritesStoppedError } from './database.js';
 import { sqliteMigrations } from './migrations.js';
 import { SqliteSessionStore } from './sessions.js';
+import type { WalSyncOptions } from './wal-sync.js';
 
 export interface SqliteStoreOptions {
   /** Path of the database file, or `:memory:`. */
@@ -15,6 +16,8 @@ export interface SqliteStoreOptions {
    * the commit that fills it (see {@link Checkpointer}). For a server; a short CLI command leaves it unset.
    */
   checkpointIntervalMs?: number;
+  /** Fault injection for tests: the `fdatasync` that puts the sessions' group commits on disk. */
+  fdatasync?: WalSyncOptions['fdatasync'];
 }
 
 class SqliteUserStore implements UserStore {
@@ -179,7 +182,7 @@ export class SqliteStore implements Store {
   constructor(options: SqliteStoreOptions) {
     this.#d = new SqliteDatabase(options.filename);
     this.users = new SqliteUserStore(this.#d);
-    this.sessions = new SqliteSessionStore(this.#d);
+    this.sessions = new SqliteSessionStore(this.#d, { fdatasync: options.fdatasync });
     this.keys = new SqliteKeyStore(this.#d);
     this.settings = new SqliteSettingsStore(this.#d);
     this.counters = new SqliteCounterStore(this.#d);
@@ -221,10 +224,12 @@ export class SqliteStore implements Store {
   /** Another process held the write lock past `busy_timeout`: worth a retry, not a bug. */
   isUnavailableError(error: unknown): boolean {
     const code = (error as { code?: unknown } | null)?.code;
+    if (error instanceof WritesStoppedError) return true;
     return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
   }
 
   async ping(): Promise<void> {
+    if (this.#d.stopped) throw this.#d.stopped;
     this.#d.sql('SELECT 1').get();
   }
 

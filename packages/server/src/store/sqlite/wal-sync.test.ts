@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { fdatasync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +38,34 @@ describe('WalSync', () => {
       await assert.rejects(sync.durable(sync.committed()), { code: 'ENOENT' });
       await writeFile(`${database}-wal`, 'frames');
       await sync.durable(sync.committed());
+    } finally {
+      sync.close();
+    }
+  });
+
+  it('a failed fsync is final: its commits and every later one are refused with its error, and onFailure is told once', async () => {
+    const database = join(dir, 'c.db');
+    await writeFile(`${database}-wal`, 'frames');
+    const eio = Object.assign(new Error('EIO'), { code: 'EIO' });
+    let failing = true;
+    const failures: unknown[] = [];
+    const sync = new WalSync(database, {
+      onFailure: (error) => failures.push(error),
+      fdatasync: (fd, callback) => {
+        if (failing) setImmediate(() => callback(eio));
+        else fdatasync(fd, callback);
+      },
+    });
+    try {
+      const first = sync.committed();
+      const waiting = sync.durable(first);
+      const second = sync.committed(); // made while the failing fsync runs: it would have been the next one's
+      await assert.rejects(waiting, { code: 'EIO' });
+      failing = false;
+      await assert.rejects(sync.durable(second), { code: 'EIO' });
+      await assert.rejects(sync.durable(sync.committed()), { code: 'EIO' }, 'a later fsync that would succeed is not trusted');
+      await sync.idle();
+      assert.deepEqual(failures, [eio]);
     } finally {
       sync.close();
     }

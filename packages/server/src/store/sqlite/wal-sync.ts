@@ -1,4 +1,12 @@
-import { closeSync, fdatasync, openSync } from 'node:fs';
+import { closeSync, fdatasync as nodeFdatasync, openSync } from 'node:fs';
+
+/** What a WalSync is told and given besides its file. */
+export interface WalSyncOptions {
+  /** Told once, when an fsync fails. */
+  onFailure?: (error: NodeJS.ErrnoException) => void;
+  /** Fault injection for tests. */
+  fdatasync?: (fd: number, callback: (error: NodeJS.ErrnoException | null) => void) => void;
+}
 
 interface Waiter {
   commit: number;
@@ -16,9 +24,17 @@ interface Waiter {
  * kernel's page cache); this is about power loss. A checkpoint never copies a frame before the WAL
  * is synced, and the WAL restarts only after every frame is copied and the database file synced, so
  * the file this syncs holds every frame not yet safe elsewhere.
+ *
+ * An `fdatasync` that fails is final, as in PostgreSQL: Linux may drop the pages it could not
+ * write and report the next fsync as a success, so a later "durable" would cover a log with a hole
+ * in it (and recovery stops at the first bad frame, losing every commit after it). From the first
+ * failure on, every {@link durable} rejects with it, and `onFailure` is told once.
  */
 export class WalSync {
   readonly #path: string;
+  readonly #onFailure: (error: NodeJS.ErrnoException) => void;
+  readonly #fdatasync: NonNullable<WalSyncOptions['fdatasync']>;
+  #failure: Error | null = null;
   #fd: number | null = null;
   #committed = 0;
   #synced = 0;
@@ -26,8 +42,10 @@ export class WalSync {
   #running: Promise<void> | null = null;
 
   /** `databaseFile`: the path of the database (its WAL is beside it). */
-  constructor(databaseFile: string) {
+  constructor(databaseFile: string, options: WalSyncOptions = {}) {
     this.#path = `${databaseFile}-wal`;
+    this.#onFailure = options.onFailure ?? (() => undefined);
+    this.#fdatasync = options.fdatasync ?? nodeFdatasync;
   }
 
   /** Counts a commit just made (its frames are in the WAL file); returns its number for {@link durable}. */
@@ -39,6 +57,7 @@ export class WalSync {
   /** Resolves once commit number `commit` is on disk; rejects if the fsync that should have put it there failed. */
   durable(commit: number): Promise<void> {
     if (commit <= this.#synced) return Promise.resolve();
+    if (this.#failure) return Promise.reject(this.#failure);
     return new Promise((resolve, reject) => {
       this.#waiters.push({ commit, resolve, reject });
       this.#running ??= this.#run();
@@ -68,14 +87,22 @@ export class WalSync {
           // Opened once: the server's connections keep the WAL file in place (SQLite deletes it only
           // when the last connection to the database closes).
           this.#fd ??= openSync(this.#path, 'r');
-          const fd = this.#fd;
-          await new Promise<void>((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())));
-          this.#synced = upTo;
         } catch (error) {
+          // Nothing was written or lost: the next commit tries again.
           failure = { error };
         }
-        const settled = this.#waiters.filter((waiter) => waiter.commit <= upTo);
-        this.#waiters = this.#waiters.filter((waiter) => waiter.commit > upTo);
+        const fd = this.#fd;
+        if (fd !== null && failure === null) {
+          const error = await new Promise<NodeJS.ErrnoException | null>((resolve) => this.#fdatasync(fd, resolve));
+          if (error) {
+            this.#failure = error;
+            failure = { error };
+            this.#onFailure(error);
+          } else this.#synced = upTo;
+        }
+        // After a failed fsync, every waiter fails with it, those of later commits too.
+        const settled = this.#failure ? this.#waiters : this.#waiters.filter((waiter) => waiter.commit <= upTo);
+        this.#waiters = this.#failure ? [] : this.#waiters.filter((waiter) => waiter.commit > upTo);
         for (const waiter of settled) {
           if (failure) waiter.reject(failure.error);
           else waiter.resolve();
