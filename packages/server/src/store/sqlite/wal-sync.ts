@@ -34,7 +34,7 @@ export class WalSync {
   readonly #path: string;
   readonly #onFailure: (error: NodeJS.ErrnoException) => void;
   readonly #fdatasync: NonNullable<WalSyncOptions['fdatasync']>;
-  #failure: Error | null = null;
+  #failure: NodeJS.ErrnoException | null = null;
   #fd: number | null = null;
   #committed = 0;
   #synced = 0;
@@ -82,34 +82,38 @@ export class WalSync {
     try {
       while (this.#waiters.length > 0) {
         const upTo = this.#committed;
-        let failure: { error: unknown } | null = null;
-        try {
-          // Opened once: the server's connections keep the WAL file in place (SQLite deletes it only
-          // when the last connection to the database closes).
-          this.#fd ??= openSync(this.#path, 'r');
-        } catch (error) {
-          // Nothing was written or lost: the next commit tries again.
-          failure = { error };
-        }
-        const fd = this.#fd;
-        if (fd !== null && failure === null) {
-          const error = await new Promise<NodeJS.ErrnoException | null>((resolve) => this.#fdatasync(fd, resolve));
-          if (error) {
-            this.#failure = error;
-            failure = { error };
-            this.#onFailure(error);
-          } else this.#synced = upTo;
-        }
+        const error = await this.#sync(upTo);
         // After a failed fsync, every waiter fails with it, those of later commits too.
         const settled = this.#failure ? this.#waiters : this.#waiters.filter((waiter) => waiter.commit <= upTo);
         this.#waiters = this.#failure ? [] : this.#waiters.filter((waiter) => waiter.commit > upTo);
         for (const waiter of settled) {
-          if (failure) waiter.reject(failure.error);
+          if (error) waiter.reject(error);
           else waiter.resolve();
         }
       }
     } finally {
       this.#running = null;
     }
+  }
+
+  /** One fsync covering every commit up to `upTo`: null once they are on disk, else why not. */
+  async #sync(upTo: number): Promise<unknown> {
+    let fd: number;
+    try {
+      // Opened once: the server's connections keep the WAL file in place (SQLite deletes it only
+      // when the last connection to the database closes).
+      fd = this.#fd ??= openSync(this.#path, 'r');
+    } catch (error) {
+      // Nothing was written or lost: the next commit tries again.
+      return error;
+    }
+    const error = await new Promise<NodeJS.ErrnoException | null>((resolve) => this.#fdatasync(fd, resolve));
+    if (error) {
+      this.#failure = error;
+      this.#onFailure(error);
+      return error;
+    }
+    this.#synced = upTo;
+    return null;
   }
 }
