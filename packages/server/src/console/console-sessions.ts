@@ -90,7 +90,7 @@ export async function signIn(
   try {
     valid = (await deps.hasher.check(admin?.passwordHash ?? null, password)).valid;
   } catch (error) {
-    await deps.bruteForce.release(login, source.address);
+    await deps.bruteForce.release(admission.attempt);
     throw error;
   }
   if (!admin || !valid) {
@@ -101,7 +101,7 @@ export async function signIn(
     }
     return null;
   }
-  await deps.bruteForce.recordSuccess(admin.name, source.address);
+  await deps.bruteForce.recordSuccess(admission.attempt);
   await deps.store.admins.purgeSessions(now);
   const cookieValue = randomSecret();
   await deps.store.admins.createSession({

@@ -136,6 +136,14 @@ export function countSourceFailure(
 /** Source counter keys kept in memory at most (all dropped at once when full). */
 const SOURCE_KEYS_KEPT = 4096;
 
+/**
+ * A login attempt as {@link BruteForceGuard.admitLogin} answers it: an admitted one carries its
+ * counter keys, to settle or release it without hashing them again.
+ */
+export type GuardedAdmission =
+  | Exclude<LoginAdmission, { kind: 'admitted' }>
+  | (Extract<LoginAdmission, { kind: 'admitted' }> & { attempt: LoginKeys });
+
 /** What {@link BruteForceGuard.checkSource} says of a throttled source: how long it must wait. */
 export interface SourceThrottle {
   retryAfterMs: number;
@@ -188,25 +196,24 @@ export class BruteForceGuard {
   }
 
   /** Reserves a login attempt before its password is hashed (see {@link admitLogin}). */
-  admitLogin(username: string, address: string): Promise<LoginAdmission> {
+  async admitLogin(username: string, address: string): Promise<GuardedAdmission> {
     const keys = this.#loginKeys(username, address);
-    return this.#counters.update(Object.values(keys), (counters) =>
+    const admission = await this.#counters.update(Object.values(keys), (counters) =>
       admitLogin(counters, keys, this.#clock.now(), this.#policy),
     );
+    return admission.kind === 'admitted' ? { ...admission, attempt: keys } : admission;
   }
 
   /** Settles an admitted login whose password was right (see {@link settleSuccessfulLogin}). */
-  recordSuccess(username: string, address: string): Promise<void> {
-    const keys = this.#loginKeys(username, address);
-    return this.#counters.update(Object.values(keys), (counters) =>
-      settleSuccessfulLogin(counters, keys, this.#clock.now(), this.#policy),
+  recordSuccess(attempt: LoginKeys): Promise<void> {
+    return this.#counters.update(Object.values(attempt), (counters) =>
+      settleSuccessfulLogin(counters, attempt, this.#clock.now(), this.#policy),
     );
   }
 
   /** Gives back the reservation of an admitted attempt whose password was never checked. */
-  release(username: string, address: string): Promise<void> {
-    const keys = this.#loginKeys(username, address);
-    return this.#counters.update(Object.values(keys), (counters) => releaseReservation(counters, keys, this.#clock.now()));
+  release(attempt: LoginKeys): Promise<void> {
+    return this.#counters.update(Object.values(attempt), (counters) => releaseReservation(counters, attempt, this.#clock.now()));
   }
 
   /** How long the source must wait before its next grant, or null when it may go on. */

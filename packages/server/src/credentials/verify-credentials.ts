@@ -60,7 +60,7 @@ export async function verifyCredentials(
   } catch (error) {
     // Nothing was checked (the hashing threads are overloaded, or the caller went away): the
     // reservation is given back, so this never counts as a failed login.
-    await deps.bruteForce.release(name ?? '', source.address);
+    await deps.bruteForce.release(admission.attempt);
     throw error;
   }
   if (!user || !check.valid) {
@@ -73,6 +73,6 @@ export async function verifyCredentials(
     return null;
   }
   if (check.upgradedHash) await deps.store.users.update(user.id, { passwordHash: check.upgradedHash, updatedAt: now });
-  await deps.bruteForce.recordSuccess(user.username, source.address);
+  await deps.bruteForce.recordSuccess(admission.attempt);
   return user;
 }

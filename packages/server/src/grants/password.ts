@@ -49,14 +49,5 @@ export async function passwordGrant(deps: PasswordGrantDeps, request: PasswordGr
   checkDpopRequirement(user, jkt);
   const realmNotBefore = await deps.store.settings.getRealmNotBefore();
   const { session, refreshToken } = await startSession({ ...deps, policy: deps.config.sessions }, user, request.source, realmNotBefore, jkt);
-  await deps.store.audit.record({
-    at: session.createdAt,
-    type: 'login_succeeded',
-    userId: user.id,
-    sessionId: session.id,
-    sourceAddress: request.source.address,
-    userAgent: request.source.userAgent,
-    detail: jkt === null ? 'session started by a password grant' : 'session started by a password grant, bound to a DPoP key',
-  });
   return issueTokens(deps, { user, session, refreshToken, refreshExpiresAt: session.idleExpiresAt, realmNotBefore, jkt });
 }

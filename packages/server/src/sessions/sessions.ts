@@ -8,8 +8,9 @@ import type { RefreshTokens } from '../tokens/refresh-token.js';
 import { issueTime } from './not-before.js';
 
 /**
- * Starts a session for an authenticated user; returns it with its first refresh token, bound to the
- * DPoP key of thumbprint `jkt` for the life of the session when one is given (RFC 9449 §5).
+ * Starts a session for an authenticated user and records the login (`login_succeeded`) in the same
+ * write; returns it with its first refresh token, bound to the DPoP key of thumbprint `jkt` for the
+ * life of the session when one is given (RFC 9449 §5).
  * @throws {SessionLimitError} when the user already has as many active sessions as allowed; the
  *   refusal is audited, and no live session is ended to make room.
  */
@@ -22,15 +23,25 @@ export async function startSession(
 ): Promise<{ session: Session; refreshToken: string }> {
   const now = deps.clock.now();
   const maxExpiresAt = now + deps.policy.maxMs;
+  const id = randomId();
   const session = await deps.store.sessions.create(
     {
-      id: randomId(),
+      id,
       userId: user.id,
       createdAt: now,
       idleExpiresAt: Math.min(now + deps.policy.idleMs, maxExpiresAt),
       maxExpiresAt,
       tokenIssuedAt: issueTime(now, realmNotBefore, user.notBefore),
       source,
+      audit: {
+        at: now,
+        type: 'login_succeeded',
+        userId: user.id,
+        sessionId: id,
+        sourceAddress: source.address,
+        userAgent: source.userAgent,
+        detail: jkt === null ? 'session started by a password grant' : 'session started by a password grant, bound to a DPoP key',
+      },
     },
     deps.policy.maxActivePerUser,
   );

@@ -76,6 +76,8 @@ export interface Session {
 
 export type NewSession = Pick<Session, 'id' | 'userId' | 'createdAt' | 'idleExpiresAt' | 'maxExpiresAt' | 'tokenIssuedAt'> & {
   source: Source;
+  /** The event that records the login, written in the same transaction: no session starts unrecorded. */
+  audit?: AuditEvent;
 };
 
 /** A session, its user and the realm-wide not-before policy (ms; 0 when never set), read together. */
@@ -200,7 +202,8 @@ export interface SessionStore {
    * `createdAt` (then returns null). Counting and inserting are one atomic step. The user's row
    * keeps an upper bound of its active sessions (each start adds one; ends and expiry do not
    * lower it), so the sessions are counted only when the bound reaches `maxActive`, and then
-   * as far as `maxActive`: a login costs the same however many sessions its client holds.
+   * as far as `maxActive`: a login costs the same however many sessions its client holds. Durable
+   * before it resolves, with its audit event if it has one (nothing is written when it returns null).
    */
   create(session: NewSession, maxActive: number): Promise<Session | null>;
   get(id: string): Promise<Session | null>;

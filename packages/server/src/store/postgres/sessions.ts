@@ -54,11 +54,15 @@ export class PostgresSessionStore implements SessionStore {
         live = Number(counted.rows[0]?.live ?? 0);
         if (live >= maxActive) return null;
       }
+      const audit = session.audit;
       await client.query(
         `WITH started AS (
            INSERT INTO ${s}.sessions (id, user_id, created_at, idle_expires_at, max_expires_at, last_refresh_at,
              source_address, user_agent, generation, token_issued_at, rotation_window_start)
-           VALUES ($1, $2, $3, $4, $5, $3, $6, $7, 0, $8, $3))
+           VALUES ($1, $2, $3, $4, $5, $3, $6, $7, 0, $8, $3)),
+         recorded AS (
+           INSERT INTO ${s}.audit_events (at, type, user_id, session_id, source_address, user_agent, detail)
+           SELECT $10, $11, $12, $13, $14, $15, $16 WHERE $11::text IS NOT NULL)
          UPDATE ${s}.users SET live_sessions_bound = $9 WHERE id = $2`,
         [
           session.id,
@@ -70,6 +74,13 @@ export class PostgresSessionStore implements SessionStore {
           session.source.userAgent,
           session.tokenIssuedAt,
           live + 1,
+          audit?.at ?? null,
+          audit?.type ?? null,
+          audit?.userId ?? null,
+          audit?.sessionId ?? null,
+          audit?.sourceAddress ?? null,
+          audit?.userAgent ?? null,
+          audit?.detail ?? null,
         ],
       );
       return newSessionRecord(session);

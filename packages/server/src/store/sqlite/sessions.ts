@@ -43,6 +43,10 @@ export class SqliteSessionStore implements SessionStore {
     this.#applyInSavepoint = d.db.transaction((change: SessionChange) => this.#applyOne(change));
   }
 
+  /**
+   * Commits with its own fsync, on the event loop: a login is rare next to refreshes, and handing
+   * its fsync to libuv's threads (as {@link apply} does for a batch) costs more CPU than it frees.
+   */
   async create(session: NewSession, maxActive: number): Promise<Session | null> {
     return this.#d.write(() => {
       const userId = session.userId;
@@ -76,6 +80,7 @@ export class SqliteSessionStore implements SessionStore {
           userAgent: session.source.userAgent,
         });
       this.#d.sql('UPDATE users SET live_sessions_bound = ? WHERE id = ?').run(live + 1, userId);
+      if (session.audit) this.#d.insertAudit(session.audit);
       return newSessionRecord(session);
     });
   }
@@ -100,8 +105,18 @@ export class SqliteSessionStore implements SessionStore {
     // A context a batch not yet on disk wrote must not lead to a token handed out (a converged
     // replay hands out the rotation's token): it is answered once that batch is on disk.
     const unsynced = this.#unsynced.get(id);
-    if (unsynced !== undefined && this.#walSync) await this.#walSync.durable(unsynced);
+    if (unsynced !== undefined && this.#walSync) await this.#durable(unsynced);
     return context;
+  }
+
+  /**
+   * Resolves once commit number `commit` is on disk. A failed fsync has stopped the store's writes
+   * (see {@link WalSync}): the request it held answers as every later write does, unavailable.
+   */
+  #durable(commit: number): Promise<void> {
+    return (this.#walSync as WalSync).durable(commit).catch((error: unknown) => {
+      throw this.#d.stopped ?? error;
+    });
   }
 
   #read(id: string): SessionContext | null {
@@ -232,7 +247,7 @@ export class SqliteSessionStore implements SessionStore {
     const synced = () => {
       for (const { change } of batch) if (this.#unsynced.get(change.sessionId) === commit) this.#unsynced.delete(change.sessionId);
     };
-    this.#walSync.durable(commit).then(
+    this.#durable(commit).then(
       () => {
         synced();
         settle();

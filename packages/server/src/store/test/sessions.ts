@@ -38,6 +38,29 @@ export function describeSessionStore(open: OpenStore): void {
         assert.deepEqual(await f.store.sessions.get(created.id), session);
       });
 
+      it('a session started with its audit event commits both together; refused for the limit, neither', async () => {
+        const user = await f.addUser();
+        const audit = (sessionId: string, detail: string) => ({
+          at: T0,
+          type: 'login_succeeded' as const,
+          userId: user.id,
+          sessionId,
+          sourceAddress: ORIGIN.address,
+          userAgent: ORIGIN.userAgent,
+          detail,
+        });
+        const started = newSession(user);
+        assert.ok(await f.store.sessions.create({ ...started, audit: audit(started.id, 'started') }, 1));
+        const refused = newSession(user, T0 + SECOND);
+        assert.equal(await f.store.sessions.create({ ...refused, audit: audit(refused.id, 'refused') }, 1), null);
+
+        const events = await f.store.audit.list({ userId: user.id, limit: 10 });
+        assert.deepEqual(
+          events.map((event) => [event.type, event.sessionId, event.detail]),
+          [['login_succeeded', started.id, 'started']],
+        );
+      });
+
       it('get returns null for an unknown id', async () => {
         assert.equal(await f.store.sessions.get(randomUUID()), null);
       });
