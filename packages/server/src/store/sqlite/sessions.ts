@@ -15,13 +15,6 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
-/** A {@link SqliteSessionStore.getContext} call waiting for the end of its event-loop turn. */
-interface Asked {
-  id: string;
-  resolve: (context: SessionContext | null) => void;
-  reject: (error: unknown) => void;
-}
-
 /**
  * Sessions on SQLite; changes to them are group-committed (see {@link SqliteSessionStore.apply}).
  * Contexts read are kept only while nothing but this store's own batches changed the database
@@ -41,8 +34,6 @@ export class SqliteSessionStore implements SessionStore {
   readonly #walSync: WalSync | null;
   /** Sessions changed by a batch not yet on disk, with that batch's commit number. */
   readonly #unsynced = new Map<string, number>();
-  /** Contexts asked for in this event-loop turn, answered together at its end (see {@link getContext}). */
-  #asked: Asked[] = [];
 
   /** `fdatasync`: fault injection for tests (see {@link WalSync}). */
   constructor(d: SqliteDatabase, options: { fdatasync?: WalSyncOptions['fdatasync'] } = {}) {
@@ -100,45 +91,22 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   /**
-   * The contexts asked for in one event-loop turn are answered together at its end, as the database
-   * is then (as PostgreSQL's batched reads are): a session ended, a user disabled or a not-before
-   * policy set by the time the turn ends — by this server or any other process — is seen by every
-   * request read in that turn. A context is answered from memory only when no row of the database
-   * changed since it was read, but by this store's batches, which patch the contexts they change
-   * (see {@link #carryContexts}): `total_changes()` moves with every row this connection inserts,
-   * updates or deletes (any store part, any transaction, committed or not), and `data_version` with
-   * every commit of any other connection (another process: a second server, the CLI). Reading
-   * `data_version` takes the database's shared lock (two `fcntl` calls), so it is read once a turn,
-   * not once a request. Expiry needs no care here: the caller compares the context's expiry times
-   * with its clock.
+   * A context is answered from memory only when no row of the database changed since it was read,
+   * but by this store's batches, which patch the contexts they change (see {@link #carryContexts}):
+   * `total_changes()` moves with every row this connection inserts, updates or deletes (any store
+   * part, any transaction, committed or not), and `data_version` with every commit of any other
+   * connection (another process: a second server, the CLI). Both are read on every call, so
+   * an ended session, a disabled user or a new not-before policy is seen by the very next read.
+   * Expiry needs no care here: the caller compares the context's expiry times with its clock.
    */
   async getContext(id: string): Promise<SessionContext | null> {
-    const context = await new Promise<SessionContext | null>((resolve, reject) => {
-      if (this.#asked.push({ id, resolve, reject }) === 1) setImmediate(() => this.#answerAsked());
-    });
+    if (!this.#contextsCurrent()) this.#contexts.clear();
+    const context = this.#contexts.get(id) ?? this.#read(id);
     // A context a batch not yet on disk wrote must not lead to a token handed out (a converged
     // replay hands out the rotation's token): it is answered once that batch is on disk.
     const unsynced = this.#unsynced.get(id);
     if (unsynced !== undefined && this.#walSync) await this.#durable(unsynced);
     return context;
-  }
-
-  #answerAsked(): void {
-    const asked = this.#asked;
-    this.#asked = [];
-    try {
-      if (!this.#contextsCurrent()) this.#contexts.clear();
-    } catch (error) {
-      for (const { reject } of asked) reject(error);
-      return;
-    }
-    for (const { id, resolve, reject } of asked) {
-      try {
-        resolve(this.#contexts.get(id) ?? this.#read(id));
-      } catch (error) {
-        reject(error);
-      }
-    }
   }
 
   /**
