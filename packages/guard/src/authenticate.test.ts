@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { authenticate } from './authenticate.js';
+import { authenticate, authenticateAtOnce } from './authenticate.js';
 import { challenge } from './challenge.js';
 import { InvalidTokenError } from './errors.js';
 import { AUDIENCE, FakeIssuer, manualClock } from './test/fake-issuer.js';
@@ -74,5 +74,36 @@ describe('authenticate', () => {
     assert.throws(() => challenge(error, 'a"b'), TypeError);
     assert.throws(() => challenge(error, 'a\\b'), TypeError);
     assert.throws(() => challenge(error, 'a\r\nSet-Cookie: x'), TypeError);
+  });
+});
+
+describe('authenticateAtOnce', () => {
+  test('a header that is missing or malformed is answered at once, as authenticate answers it', async () => {
+    for (const header of [undefined, '', 'Basic dXNlcjpwYXNz', 'Bearer', 'Bearer a"b', ['Bearer a.b.c', 'Bearer d.e.f'], 'DPoP a"b']) {
+      const atOnce = authenticateAtOnce(verifier, header, { realm: 'api' });
+      assert.ok(atOnce && !atOnce.ok, JSON.stringify(header));
+      assert.deepEqual(atOnce, await authenticate(verifier, header, { realm: 'api' }));
+    }
+  });
+
+  test('a bearer token is answered at once only once verified, and only while it is still valid', async () => {
+    const token = await issuer.mint({ claims: { exp: issuer.nowSeconds() + 120 } });
+    assert.equal(authenticateAtOnce(verifier, `Bearer ${token}`), undefined, 'never verified: it must be');
+    const verified = await authenticate(verifier, `Bearer ${token}`);
+    assert.ok(verified.ok);
+
+    const atOnce = authenticateAtOnce(verifier, `Bearer ${token}`);
+    assert.ok(atOnce?.ok);
+    assert.equal(atOnce.identity, verified.identity);
+
+    clock.advance(3600);
+    assert.equal(authenticateAtOnce(verifier, `Bearer ${token}`), undefined, 'expired: verified again, and refused');
+    assert.equal((await authenticate(verifier, `Bearer ${token}`)).ok, false);
+  });
+
+  test('a token presented with the DPoP scheme is never answered at once: its proof is checked every time', async () => {
+    const token = await issuer.mint();
+    assert.ok((await authenticate(verifier, `Bearer ${token}`)).ok);
+    assert.equal(authenticateAtOnce(verifier, `DPoP ${token}`), undefined);
   });
 });

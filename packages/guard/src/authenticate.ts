@@ -6,7 +6,7 @@
  */
 import { challenge, DEFAULT_REALM, type ChallengeResponse } from './challenge.js';
 import { GuardError } from './errors.js';
-import { readAccessToken } from './lib/bearer.js';
+import { readAccessToken, type PresentedToken } from './lib/bearer.js';
 import { kPeek } from './lib/internal.js';
 import { boundKeyOf, type Identity, type PresentedRequest, type Verifier } from './verify.js';
 
@@ -31,6 +31,25 @@ function failed(error: GuardError, realm: string, verifier: Verifier): Authentic
 }
 
 /**
+ * What {@link authenticate} would answer, when it can be had without waiting: the answer to a
+ * missing or malformed `Authorization` header, or the identity of a `Bearer` token verified before
+ * and still cached (and not bound to a DPoP key). Undefined when the token must be verified: then
+ * call {@link authenticate}. For a hot path that would rather not wait on a promise for what is in
+ * memory, as the guard's own hooks do.
+ */
+export function authenticateAtOnce(
+  verifier: Verifier,
+  authorization: string | readonly string[] | undefined,
+  options: Pick<AuthenticateOptions, 'realm'> = {},
+): Authentication | undefined {
+  const presented = readAccessToken(authorization);
+  if (presented instanceof GuardError) return failed(presented, options.realm ?? DEFAULT_REALM, verifier);
+  if (presented.scheme !== 'Bearer') return undefined;
+  const cached = verifier[kPeek](presented.token);
+  return cached !== undefined && boundKeyOf(cached) === undefined ? { ok: true, identity: cached } : undefined;
+}
+
+/**
  * Authenticates a request by its `Authorization` header (`Bearer`, or `DPoP` with the request's proof) (the raw value, or the array some servers
  * give for repeated headers): a verified identity, or the error with the answer to send (status,
  * headers including `WWW-Authenticate`, JSON body). Never rejects for a bad request or token; it
@@ -44,13 +63,10 @@ export async function authenticate(
   authorization: string | readonly string[] | undefined,
   options: AuthenticateOptions = {},
 ): Promise<Authentication> {
+  const atOnce = authenticateAtOnce(verifier, authorization, options);
+  if (atOnce !== undefined) return atOnce;
   const realm = options.realm ?? DEFAULT_REALM;
-  const presented = readAccessToken(authorization);
-  if (presented instanceof GuardError) return failed(presented, realm, verifier);
-  if (presented.scheme === 'Bearer') {
-    const cached = verifier[kPeek](presented.token);
-    if (cached !== undefined && boundKeyOf(cached) === undefined) return { ok: true, identity: cached };
-  }
+  const presented = readAccessToken(authorization) as PresentedToken;
   try {
     return { ok: true, identity: await verifier.verifyPresented(presented.scheme, presented.token, options.request) };
   } catch (error) {

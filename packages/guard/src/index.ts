@@ -16,7 +16,7 @@ export {
 export type { DpopProof, DpopProofExpectations, DpopReplayCache } from './dpop.js';
 export { createKeySet } from './jwks.js';
 export type { JSONWebKeySet, KeySet, KeySetOptions, KeySetSource } from './jwks.js';
-export { authenticate } from './authenticate.js';
+export { authenticate, authenticateAtOnce } from './authenticate.js';
 export type { Authentication, AuthenticateOptions } from './authenticate.js';
 export { challenge } from './challenge.js';
 export type { ChallengeResponse } from './challenge.js';

@@ -1,9 +1,10 @@
-import { authenticate, type ChallengeResponse } from '@antpeer/guard';
+import { authenticate, authenticateAtOnce, type ChallengeResponse, type GuardError, type Identity } from '@antpeer/guard';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthService } from '../auth-service.js';
 import { InvalidRequestError } from '../errors.js';
 import { tokenRefusal, type Metrics } from '../http/metrics.js';
-import { checkIdentityInStore, revokedChallenge } from '../sessions/verify-access-token.js';
+import { checkContext, revokedChallenge } from '../sessions/verify-access-token.js';
+import type { MaybePromise, SessionContext } from '../store/port.js';
 import type { GatewayIdentity } from './forwarded-headers.js';
 import type { UpstreamProxy } from './proxy.js';
 import { applicationTarget } from './request-target.js';
@@ -28,16 +29,47 @@ function send(reply: FastifyReply, response: ChallengeResponse): void {
   reply.code(response.status).headers(response.headers).send(response.body);
 }
 
-/** Checks a request's access token and its session; answers the RFC 6750 challenge itself when they do not check out. */
-export type ApplicationAuthenticator = (request: FastifyRequest, reply: FastifyReply) => Promise<GatewayIdentity | null>;
+/**
+ * Checks a request's access token and its session; answers the RFC 6750 challenge itself when they
+ * do not check out (null). Answered at once when nothing has to be waited for (a token verified
+ * before, its session's context in the SQLite store's memory), else as a promise.
+ */
+export type ApplicationAuthenticator = (request: FastifyRequest, reply: FastifyReply) => MaybePromise<GatewayIdentity | null>;
 
 /**
  * The access-token check every application endpoint makes before anything else (RFC 6750 §3);
- * counts each refusal, by why, as a gateway outcome.
+ * counts each refusal, by why, as a gateway outcome. A request is checked without a promise
+ * whenever it can be: every request of a busy client comes with a token already verified.
  */
 export function createApplicationAuthenticator(auth: AuthService, metrics: Pick<Metrics, 'gatewayRequests'>): ApplicationAuthenticator {
   const realm = new URL(auth.config.issuer).host;
-  return async (request, reply) => {
+
+  function refused(reply: FastifyReply, error: GuardError | null, response: ChallengeResponse): null {
+    metrics.gatewayRequests.inc(tokenRefusal(error));
+    send(reply, response);
+    return null;
+  }
+
+  /** The identity passed upstream for a token whose signature checked out, or null once refused. */
+  function conclude(reply: FastifyReply, identity: Identity, context: SessionContext | null): GatewayIdentity | null {
+    const checked = checkContext(context, identity, auth.clock.now());
+    if (!checked) return refused(reply, null, revokedChallenge(identity, realm, auth.accessTokens));
+    return Object.freeze({ subject: identity.subject, username: checked.user.username, session: checked.session.id, tokenId: identity.tokenId });
+  }
+
+  /** The context of the token's session (null for a token without one); a store failure counts as a gateway error. */
+  function contextOf(identity: Identity): MaybePromise<SessionContext | null> {
+    try {
+      const context = identity.sessionId === undefined ? null : auth.store.sessions.getContext(identity.sessionId);
+      if (context instanceof Promise) context.catch(() => metrics.gatewayRequests.inc({ outcome: 'error' }));
+      return context;
+    } catch (error) {
+      metrics.gatewayRequests.inc({ outcome: 'error' });
+      throw error;
+    }
+  }
+
+  async function verifyFirst(request: FastifyRequest, reply: FastifyReply): Promise<GatewayIdentity | null> {
     // A DPoP proof names the URI as the client addressed it: scheme and host as the trusted proxies
     // say. Built only when a proof is checked: a bearer token never reads it.
     const presented = {
@@ -48,26 +80,16 @@ export function createApplicationAuthenticator(auth: AuthService, metrics: Pick<
       },
     };
     const result = await authenticate(auth.accessTokens, request.headers.authorization, { realm, request: presented });
-    if (!result.ok) {
-      metrics.gatewayRequests.inc(tokenRefusal(result.error));
-      send(reply, result.response);
-      return null;
-    }
-    const checked = await checkIdentityInStore(auth, result.identity).catch((error: unknown) => {
-      metrics.gatewayRequests.inc({ outcome: 'error' });
-      throw error;
-    });
-    if (!checked) {
-      metrics.gatewayRequests.inc(tokenRefusal(null));
-      send(reply, revokedChallenge(result.identity, realm, auth.accessTokens));
-      return null;
-    }
-    return Object.freeze({
-      subject: result.identity.subject,
-      username: checked.user.username,
-      session: checked.session.id,
-      tokenId: result.identity.tokenId,
-    });
+    if (!result.ok) return refused(reply, result.error, result.response);
+    return conclude(reply, result.identity, await contextOf(result.identity));
+  }
+
+  return (request, reply) => {
+    const atOnce = authenticateAtOnce(auth.accessTokens, request.headers.authorization, { realm });
+    if (atOnce === undefined) return verifyFirst(request, reply);
+    if (!atOnce.ok) return refused(reply, atOnce.error, atOnce.response);
+    const context = contextOf(atOnce.identity);
+    return context instanceof Promise ? context.then((read) => conclude(reply, atOnce.identity, read)) : conclude(reply, atOnce.identity, context);
   };
 }
 
@@ -105,12 +127,21 @@ export async function registerGateway(app: FastifyInstance, auth: AuthService, m
         .send({ error: 'method_not_allowed', error_description: `Use ${allowed} on this endpoint` });
       return;
     }
-    authenticateRequest(request, reply).then((identity) => {
+    const pass = (identity: GatewayIdentity | null) => {
       // Null: the challenge is answered already, and the request goes no further.
       if (identity === null) return;
       request.antpeerIdentity = identity;
       done();
-    }, done);
+    };
+    let identity: MaybePromise<GatewayIdentity | null>;
+    try {
+      identity = authenticateRequest(request, reply);
+    } catch (error) {
+      done(error as Error);
+      return;
+    }
+    if (identity instanceof Promise) identity.then(pass, done);
+    else pass(identity);
   });
 
   app.all('/*', (request, reply) => {

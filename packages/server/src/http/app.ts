@@ -87,10 +87,13 @@ export async function buildApp(auth: AuthService, options: AppOptions = {}): Pro
         handleError(error, request, reply);
         return;
       }
-      authenticateApplication(request, reply).then(
-        (identity) => identity !== null && handleError(error, request, reply),
-        (failure: unknown) => handleError(failure as FastifyError, request, reply),
-      );
+      // A promise either way: a path the router cannot take is no hot path.
+      Promise.resolve()
+        .then(() => authenticateApplication(request, reply))
+        .then(
+          (identity) => identity !== null && handleError(error, request, reply),
+          (failure: unknown) => handleError(failure as FastifyError, request, reply),
+        );
     },
   });
   // Every method the HTTP parser knows reaches the routes (and so the gateway's 401), not a 404.

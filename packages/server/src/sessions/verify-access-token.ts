@@ -1,6 +1,6 @@
 import { challenge, GuardError, InvalidTokenError, type ChallengeResponse, type Identity, type Verifier } from '@antpeer/guard';
 import type { Clock } from '../clock.js';
-import type { Session, SessionUser, Store } from '../store/port.js';
+import type { Session, SessionContext, SessionUser, Store } from '../store/port.js';
 import { isSessionActive } from './sessions.js';
 
 /** What checking an access token against the store uses. */
@@ -28,10 +28,14 @@ export async function checkIdentityInStore(
   identity: Identity,
 ): Promise<{ user: SessionUser; session: Session } | null> {
   if (identity.sessionId === undefined) return null;
-  const context = await deps.store.sessions.getContext(identity.sessionId);
+  return checkContext(await deps.store.sessions.getContext(identity.sessionId), identity, deps.clock.now());
+}
+
+/** {@link checkIdentityInStore} on the context of the token's session, already read (null: none). */
+export function checkContext(context: SessionContext | null, identity: Identity, now: number): { user: SessionUser; session: Session } | null {
   if (!context) return null;
   const { session, user, realmNotBefore } = context;
-  if (session.userId !== identity.subject || !isSessionActive(session, deps.clock.now())) return null;
+  if (session.userId !== identity.subject || !isSessionActive(session, now)) return null;
   if (!user.enabled) return null;
   if (identity.issuedAt * 1000 < Math.max(realmNotBefore, user.notBefore)) return null;
   return { user, session };

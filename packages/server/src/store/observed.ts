@@ -13,11 +13,11 @@ export interface StoreObserver {
    * call of that operation settles, with how long it took and how it failed (null: it did not).
    */
   operation(operation: StoreOperation): (seconds: number, failure: StoreFailure | null) => void;
-  /** An audit event is in the trail: recorded alone, or with a session change that applied. */
+  /** An audit event is in the trail: recorded alone, or with a session started or changed. */
   recorded(event: AuditEvent): void;
 }
 
-type AsyncMethod = (...args: never[]) => Promise<unknown>;
+type Method = (...args: never[]) => unknown;
 
 /**
  * Wraps `store` so that `observer` sees every call settle and every audit event recorded: the
@@ -27,16 +27,21 @@ type AsyncMethod = (...args: never[]) => Promise<unknown>;
  */
 export function observeStore(store: Store, observer: StoreObserver): Store {
   const failure = (error: unknown): StoreFailure => (store.isUnavailableError(error) ? 'unavailable' : 'other');
-  function timed<M extends AsyncMethod>(operation: StoreOperation, call: M): M {
+  function timed<M extends Method>(operation: StoreOperation, call: M): M {
     const settle = observer.operation(operation);
     return ((...args: Parameters<M>) => {
       const started = performance.now();
-      let pending: Promise<unknown>;
+      let pending: unknown;
       try {
         pending = call(...args);
       } catch (error) {
         settle((performance.now() - started) / 1000, failure(error));
         throw error;
+      }
+      // Answered at once (see SessionStore.getContext): settled now, and answered as it came.
+      if (!(pending instanceof Promise)) {
+        settle((performance.now() - started) / 1000, null);
+        return pending;
       }
       return pending.then(
         (value) => {
@@ -63,7 +68,11 @@ export function observeStore(store: Store, observer: StoreObserver): Store {
       remove: timed('users.remove', (id) => users.remove(id)),
     },
     sessions: {
-      create: timed('sessions.create', (session, maxActive) => sessions.create(session, maxActive)),
+      create: timed('sessions.create', async (session, maxActive) => {
+        const created = await sessions.create(session, maxActive);
+        if (created && session.audit) observer.recorded(session.audit);
+        return created;
+      }),
       get: timed('sessions.get', (id) => sessions.get(id)),
       getContext: timed('sessions.getContext', (id) => sessions.getContext(id)),
       apply: timed('sessions.apply', async (change) => {

@@ -119,6 +119,9 @@ export interface SessionChange {
   audit?: AuditEvent;
 }
 
+/** A value, or a promise of it when it cannot be had without waiting. */
+export type MaybePromise<T> = T | Promise<T>;
+
 /** What {@link SessionStore.countActive} counts, within the bounds it was given. */
 export interface ActiveSessionCount {
   /** Sessions active at the time asked about, counted up to the `total` bound. */
@@ -207,8 +210,12 @@ export interface SessionStore {
    */
   create(session: NewSession, maxActive: number): Promise<Session | null>;
   get(id: string): Promise<Session | null>;
-  /** The session with its user and the realm-wide not-before policy, in one read. */
-  getContext(id: string): Promise<SessionContext | null>;
+  /**
+   * The session with its user and the realm-wide not-before policy, in one read: answered at once
+   * when the store can tell without waiting (SQLite, unless the session's last change is not on
+   * disk yet), else as a promise (PostgreSQL). The gateway checks every request with it.
+   */
+  getContext(id: string): MaybePromise<SessionContext | null>;
   /**
    * Applies a change decided from a snapshot (see {@link SessionChange}); returns false, writing
    * nothing, when the session ended or moved to another generation since. Durable before it resolves.

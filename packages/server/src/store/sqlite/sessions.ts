@@ -1,4 +1,4 @@
-import type { ActiveSessionCount, NewSession, Session, SessionChange, SessionContext, SessionEndReason, SessionStore } from '../port.js';
+import type { ActiveSessionCount, MaybePromise, NewSession, Session, SessionChange, SessionContext, SessionEndReason, SessionStore } from '../port.js';
 import { REALM_NOT_BEFORE, newSessionRecord, sessionContextColumns, sessionPatchColumns, toSession, toSessionContext, type SessionContextRow, type SessionRow } from '../rows.js';
 import type { SqliteDatabase } from './database.js';
 import { WalSync, type WalSyncOptions } from './wal-sync.js';
@@ -99,13 +99,13 @@ export class SqliteSessionStore implements SessionStore {
    * an ended session, a disabled user or a new not-before policy is seen by the very next read.
    * Expiry needs no care here: the caller compares the context's expiry times with its clock.
    */
-  async getContext(id: string): Promise<SessionContext | null> {
+  getContext(id: string): MaybePromise<SessionContext | null> {
     if (!this.#contextsCurrent()) this.#contexts.clear();
     const context = this.#contexts.get(id) ?? this.#read(id);
     // A context a batch not yet on disk wrote must not lead to a token handed out (a converged
     // replay hands out the rotation's token): it is answered once that batch is on disk.
     const unsynced = this.#unsynced.get(id);
-    if (unsynced !== undefined && this.#walSync) await this.#durable(unsynced);
+    if (unsynced !== undefined && this.#walSync) return this.#durable(unsynced).then(() => context);
     return context;
   }
 
