@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { CLIENT, TOKEN_PATH, startHarness, type Harness } from '../test/harness.js';
+import { MetricsProbe } from '../test/metrics.js';
 import { BASE_PATH } from '../test/http.js';
 import { sendRaw, wire } from '../test/raw-http.js';
 import { startRecordingUpstream, type Arrival, type RecordingUpstream } from '../test/recording-upstream.js';
@@ -126,6 +127,40 @@ describe('the gateway to an upstream', () => {
     const response = await call();
     assert.equal(response.statusCode, 401);
     assert.match(String(response.headers['www-authenticate']), /error="invalid_token"/);
+  });
+
+  it('answers a store that fails the session check with 503 (unreachable) or 500, at once or later, counting a gateway error, and forwards nothing', async () => {
+    const login = await h.login();
+    const call = () =>
+      h.server.app.inject({ method: 'GET', url: `${BASE_PATH}/user/accounts`, headers: { authorization: `Bearer ${login.access_token}` } });
+    // Verified once: from now on the token is answered from the guard's cache, the context from memory.
+    assert.equal((await call()).statusCode, 201);
+    const probe = new MetricsProbe(() => h.server.metrics.registry.metrics());
+    const sessions = h.server.auth.store.sessions;
+    const original = sessions.getContext;
+    const locked = () => Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
+    const failures: Array<[string, () => never | Promise<never>, number]> = [
+      ['unreachable, at once', () => { throw locked(); }, 503],
+      ['unreachable, later', () => Promise.reject(locked()), 503],
+      ['broken, at once', () => { throw new Error('SECRET broken'); }, 500],
+      ['broken, later', () => Promise.reject(new Error('SECRET broken')), 500],
+    ];
+    try {
+      for (const [name, fail, status] of failures) {
+        sessions.getContext = fail;
+        const arrived = upstream.arrivals.length;
+        await probe.mark();
+        const response = await call();
+        await probe.read();
+        assert.equal(response.statusCode, status, name);
+        assert.doesNotMatch(response.body, /SECRET|locked/, name);
+        assert.equal(probe.change('antpeer_gateway_requests_total', { outcome: 'error' }), 1, name);
+        assert.equal(upstream.arrivals.length, arrived, name);
+      }
+    } finally {
+      sessions.getContext = original;
+    }
+    assert.equal((await call()).statusCode, 201, 'the store back: the same token passes again');
   });
 
   it('refuses an access token issued before the not-before policy', async () => {
