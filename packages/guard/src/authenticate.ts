@@ -31,6 +31,18 @@ function failed(error: GuardError, realm: string, verifier: Verifier): Authentic
 }
 
 /**
+ * The header read once: the answer when it needs no verification (a missing or malformed header, a
+ * cached `Bearer` token not bound to a DPoP key), else the token to verify.
+ */
+function readOrAnswer(verifier: Verifier, authorization: string | readonly string[] | undefined, realm: string): Authentication | PresentedToken {
+  const presented = readAccessToken(authorization);
+  if (presented instanceof GuardError) return failed(presented, realm, verifier);
+  if (presented.scheme !== 'Bearer') return presented;
+  const cached = verifier[kPeek](presented.token);
+  return cached !== undefined && boundKeyOf(cached) === undefined ? { ok: true, identity: cached } : presented;
+}
+
+/**
  * What {@link authenticate} would answer, when it can be had without waiting: the answer to a
  * missing or malformed `Authorization` header, or the identity of a `Bearer` token verified before
  * and still cached (and not bound to a DPoP key). Undefined when the token must be verified: then
@@ -42,11 +54,8 @@ export function authenticateAtOnce(
   authorization: string | readonly string[] | undefined,
   options: Pick<AuthenticateOptions, 'realm'> = {},
 ): Authentication | undefined {
-  const presented = readAccessToken(authorization);
-  if (presented instanceof GuardError) return failed(presented, options.realm ?? DEFAULT_REALM, verifier);
-  if (presented.scheme !== 'Bearer') return undefined;
-  const cached = verifier[kPeek](presented.token);
-  return cached !== undefined && boundKeyOf(cached) === undefined ? { ok: true, identity: cached } : undefined;
+  const read = readOrAnswer(verifier, authorization, options.realm ?? DEFAULT_REALM);
+  return 'ok' in read ? read : undefined;
 }
 
 /**
@@ -63,10 +72,9 @@ export async function authenticate(
   authorization: string | readonly string[] | undefined,
   options: AuthenticateOptions = {},
 ): Promise<Authentication> {
-  const atOnce = authenticateAtOnce(verifier, authorization, options);
-  if (atOnce !== undefined) return atOnce;
   const realm = options.realm ?? DEFAULT_REALM;
-  const presented = readAccessToken(authorization) as PresentedToken;
+  const presented = readOrAnswer(verifier, authorization, realm);
+  if ('ok' in presented) return presented;
   try {
     return { ok: true, identity: await verifier.verifyPresented(presented.scheme, presented.token, options.request) };
   } catch (error) {
