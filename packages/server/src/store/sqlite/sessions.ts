@@ -1,6 +1,7 @@
 import type { ActiveSessionCount, MaybePromise, NewSession, Session, SessionChange, SessionContext, SessionEndReason, SessionStore } from '../port.js';
 import { REALM_NOT_BEFORE, newSessionRecord, sessionContextColumns, sessionPatchColumns, toSession, toSessionContext, type SessionContextRow, type SessionRow } from '../rows.js';
 import type { SqliteDatabase } from './database.js';
+import { WalIndexHeader } from './wal-index.js';
 import { WalSync, type WalSyncOptions } from './wal-sync.js';
 
 /** When a session stopped (or stops) being usable: the expression the `sessions_purge` index holds. */
@@ -22,10 +23,13 @@ interface Pending {
  */
 export class SqliteSessionStore implements SessionStore {
   readonly #d: SqliteDatabase;
-  /** Contexts read since {@link #stamp} last moved, frozen: each is what a read would answer now. */
+  /** Contexts read since the database last changed (see {@link #contextsCurrent}), frozen: each is what a read would answer now. */
   readonly #contexts = new Map<string, SessionContext>();
-  /** Rows this connection changed (`total_changes()`) and `data_version` when the contexts were read. */
-  #stamp: [changes: number, version: number] = [-1, -1];
+  /** The wal-index header, once the file has one (in WAL mode, from its first read on). */
+  #walIndex: WalIndexHeader | null = null;
+  /** Without a {@link #walIndex}: rows this connection changed (`total_changes()`) and `data_version` when the contexts were last checked. */
+  #changes = -1;
+  #version = -1;
   #pending: Pending[] = [];
   /** {@link applyOne} in a savepoint of its own (a transaction nested in the batch's). */
   readonly #applyInSavepoint: (change: SessionChange) => boolean;
@@ -91,13 +95,13 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   /**
-   * A context is answered from memory only when no row of the database changed since it was read,
-   * but by this store's batches, which patch the contexts they change (see {@link #carryContexts}):
-   * `total_changes()` moves with every row this connection inserts, updates or deletes (any store
-   * part, any transaction, committed or not), and `data_version` with every commit of any other
-   * connection (another process: a second server, the CLI). Both are read on every call, so
-   * an ended session, a disabled user or a new not-before policy is seen by the very next read.
-   * Expiry needs no care here: the caller compares the context's expiry times with its clock.
+   * A context is answered from memory only when nothing was committed to the database since it was
+   * read, but by this store's batches, which patch the contexts they change (see
+   * {@link #carryContexts}). The wal-index header moves with every commit of every connection: this
+   * one's (any store part), another process's (a second server, the CLI; see {@link WalIndexHeader}).
+   * It is read on every call, so an ended session, a disabled user or a new not-before policy is
+   * seen by the very next read. Expiry needs no care here: the caller compares the context's expiry
+   * times with its clock.
    */
   getContext(id: string): MaybePromise<SessionContext | null> {
     if (!this.#contextsCurrent()) this.#contexts.clear();
@@ -132,14 +136,22 @@ export class SqliteSessionStore implements SessionStore {
     return context;
   }
 
-  /** Whether the contexts kept still answer as a read would; moves {@link #stamp} to now either way. */
+  /** Whether the contexts kept still answer as a read would; takes the database's state now as the new mark either way. */
   #contextsCurrent(): boolean {
-    // Two statements: one reading both through pragma_data_version costs about twice as much.
-    const changes = this.#d.sql('SELECT total_changes()').pluck().get() as number;
+    if (this.#walIndex === null && this.#d.wal) this.#walIndex = WalIndexHeader.open(this.#d.db.name);
+    if (this.#walIndex !== null) return this.#walIndex.unchanged();
+    // Without one (not in WAL mode, or before the file has one): `total_changes()` moves with every
+    // row this connection changes, committed or not, and `data_version` with every commit of another.
+    const changes = this.#totalChanges();
     const version = this.#d.sql('PRAGMA data_version').pluck().get() as number;
-    const current = changes === this.#stamp[0] && version === this.#stamp[1];
-    this.#stamp = [changes, version];
+    const current = changes === this.#changes && version === this.#version;
+    this.#changes = changes;
+    this.#version = version;
     return current;
+  }
+
+  #totalChanges(): number {
+    return this.#d.sql('SELECT total_changes()').pluck().get() as number;
   }
 
   #keep(context: SessionContext): void {
@@ -156,7 +168,21 @@ export class SqliteSessionStore implements SessionStore {
    * the write lock), with the sessions the batch changed patched as their rows were. Without that, a
    * refresh would always miss: every session it reads was rotated by the batch before.
    */
-  #carryContexts(current: boolean, batch: readonly Pending[], outcomes: ReadonlyArray<{ applied: boolean } | { error: unknown }>): void {
+  #carryContexts(
+    current: boolean,
+    commitsBefore: number | null,
+    batch: readonly Pending[],
+    outcomes: ReadonlyArray<{ applied: boolean } | { error: unknown }>,
+  ): void {
+    if (this.#walIndex !== null) {
+      // The batch's own commit adds one to the header's count; one more is another connection's,
+      // made between this commit and this read.
+      const unchanged = this.#walIndex.unchanged();
+      current &&= unchanged || (commitsBefore !== null && this.#walIndex.commits === (commitsBefore + 1) >>> 0);
+    } else {
+      // `data_version` stays as it was for this connection's own commit.
+      this.#changes = this.#totalChanges();
+    }
     if (!current) {
       this.#contexts.clear();
       return;
@@ -172,8 +198,6 @@ export class SqliteSessionStore implements SessionStore {
       if (change.patch.rotatedBy) session.rotatedBy = Object.freeze({ address: change.patch.rotatedBy.address, userAgent: change.patch.rotatedBy.userAgent });
       this.#keep(Object.freeze({ ...kept, session: Object.freeze(session) }));
     });
-    // This connection's own commits leave data_version as it was inside the transaction.
-    this.#stamp = [this.#d.sql('SELECT total_changes()').pluck().get() as number, this.#stamp[1]];
   }
 
   /**
@@ -205,6 +229,8 @@ export class SqliteSessionStore implements SessionStore {
   /** Ends the store's use of the WAL file (after {@link flush}). */
   close(): void {
     this.#walSync?.close();
+    this.#walIndex?.close();
+    this.#walIndex = null;
   }
 
   #commit(): void {
@@ -212,12 +238,15 @@ export class SqliteSessionStore implements SessionStore {
     this.#pending = [];
     this.#scheduled = null;
     let current = false;
+    let commitsBefore: number | null = null;
     let outcomes: Array<{ applied: boolean } | { error: unknown }>;
     try {
       // With a WalSync, the commit skips its own fsync: WalSync runs it off the event loop, and
       // the batch is answered only once it has returned.
       outcomes = this.#d.write(() => {
+        // Read with the write lock held: no other connection can commit until this one has.
         current = this.#contextsCurrent();
+        commitsBefore = this.#walIndex?.commits ?? null;
         return batch.map(({ change }) => {
           try {
             return { applied: this.#applyChange(change) };
@@ -231,7 +260,7 @@ export class SqliteSessionStore implements SessionStore {
       for (const pending of batch) pending.reject(error);
       return;
     }
-    this.#carryContexts(current, batch, outcomes);
+    this.#carryContexts(current, commitsBefore, batch, outcomes);
     const settle = () =>
       batch.forEach((pending, index) => {
         const outcome = outcomes[index];

@@ -128,6 +128,31 @@ describe('SqliteStore on one file', () => {
     }
   });
 
+  it('a context kept is read again at the very next call after another connection changed its session, its user or the realm', async () => {
+    const filename = newFilename();
+    const a = new SqliteStore({ filename });
+    const b = new SqliteStore({ filename });
+    try {
+      await a.migrate();
+      const session = await seedSession(a);
+      const kept = async () => {
+        const context = await a.sessions.getContext(session.id);
+        assert.deepEqual(await a.sessions.getContext(session.id), context, 'answered again from memory, unchanged');
+        return context;
+      };
+      assert.equal((await kept())?.user.enabled, true);
+      await b.users.update(session.userId, { enabled: false, updatedAt: T0 + 1000 });
+      assert.equal((await kept())?.user.enabled, false);
+      await b.settings.setRealmNotBefore(T0 + 2000);
+      assert.equal((await kept())?.realmNotBefore, T0 + 2000);
+      await b.sessions.end(session.id, 'logout', T0 + 3000);
+      assert.equal((await kept())?.session.endedAt, T0 + 3000);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it('50 changes decided from one snapshot, applied through two instances on one file, apply exactly once', async () => {
     const filename = newFilename();
     const a = new SqliteStore({ filename });
