@@ -44,6 +44,8 @@ export class SqliteDatabase {
   /** Whether the file is in WAL mode (an in-memory database, or a file system without shared memory, is not). */
   readonly wal: boolean;
   readonly #statements = new Map<string, Database.Statement>();
+  /** Runs a function between `BEGIN IMMEDIATE` and `COMMIT`: made once, as `transaction()` builds five closures each time. */
+  readonly #immediate: (fn: () => unknown) => unknown;
   #stopped: WritesStoppedError | null = null;
 
   constructor(filename: string) {
@@ -58,6 +60,7 @@ export class SqliteDatabase {
     this.db.pragma('foreign_keys = ON');
     // After a purge the WAL file shrinks back instead of keeping its high-water mark.
     this.db.pragma('journal_size_limit = 67108864');
+    this.#immediate = this.db.transaction((fn: () => unknown) => fn()).immediate;
     if (filename !== ':memory:') {
       // It holds password hashes and sealed keys: owner only. SQLite gives later -wal and -shm
       // files the database file's mode.
@@ -91,10 +94,10 @@ export class SqliteDatabase {
   /** Runs `fn` in one write transaction, taking the write lock first, committed as `durability` says. */
   write<T>(fn: () => T, durability: Durability = 'durable'): T {
     if (this.#stopped) throw this.#stopped;
-    if (durability === 'durable') return this.db.transaction(fn).immediate();
+    if (durability === 'durable') return this.#immediate(fn) as T;
     this.sql('PRAGMA synchronous = NORMAL').run();
     try {
-      return this.db.transaction(fn).immediate();
+      return this.#immediate(fn) as T;
     } finally {
       this.sql('PRAGMA synchronous = FULL').run();
     }
