@@ -4,6 +4,7 @@ import { generateKeyPair, SignJWT, UnsecuredJWT, base64url } from 'jose';
 import { InvalidTokenError, VerifierUnavailableError, type InvalidTokenReason } from './errors.js';
 import { AUDIENCE, FakeIssuer, makeSigningKey, manualClock } from './test/fake-issuer.js';
 import { createVerifier, type VerifierOptions } from './verify.js';
+import { kPeek } from './lib/internal.js';
 
 const clock = manualClock();
 let issuer: FakeIssuer;
@@ -321,6 +322,21 @@ describe('the verified-token cache', () => {
     const token = await issuer.mint();
     const first = await verifier.verify(token);
     assert.equal(await verifier.verify(token), first);
+  });
+
+  test('a token carrying a cached token’s signature over another header or payload is checked in full, and refused', async () => {
+    const verifier = verifierFor(issuer);
+    const genuine = await issuer.mint({ claims: { sub: 'client-a' } });
+    const cached = await verifier.verify(genuine);
+    const other = await issuer.mint({ claims: { sub: 'client-b' } });
+    const signature = genuine.slice(genuine.lastIndexOf('.'));
+    const forged = `${other.slice(0, other.lastIndexOf('.'))}${signature}`;
+    const [header, payload] = genuine.split('.');
+    for (const token of [forged, `${header}.${payload}x${signature}`, `x${genuine}`]) {
+      assert.equal(verifier[kPeek](token), undefined, 'not answered at once');
+      await assertRefused(verifier.verify(token), token.startsWith('x') ? 'malformed' : 'signature');
+    }
+    assert.equal(verifier[kPeek](genuine), cached, 'the genuine token is still cached');
   });
 
   test('never accepts a cached token after its expiry', async () => {

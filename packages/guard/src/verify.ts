@@ -164,7 +164,9 @@ export interface Verifier {
   [kPeek](token: string): Identity | undefined;
 }
 
+/** A verified token, remembered under its signature (see `cacheKey`). */
 interface CachedToken {
+  readonly token: string;
   readonly identity: Identity;
   readonly expiresAt: number;
   readonly issuedAt: number;
@@ -275,12 +277,22 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const replayCache: DpopReplayCache = typeof replayOption === 'number' ? createDpopReplayCache(replayOption) : replayOption;
   if (typeof replayCache?.remember !== 'function') throw new TypeError('dpop.replayCache must be a size or a DpopReplayCache');
 
+  /**
+   * Verified tokens are kept under their signature (the part after the last `.`), an eighth of the
+   * token for the cache's map to hash on every request; the entry holds the whole token, which a
+   * hit must equal. Only a verified token is ever kept, and no other token carries its signature.
+   */
+  function cacheKey(token: string): string {
+    return token.slice(token.lastIndexOf('.') + 1);
+  }
+
   /** A cached token is good while unexpired (no tolerance: the cache never stretches a token) and not revoked. */
   function lookUp(token: string, nowMs: number): Identity | undefined {
-    const entry = cache.get(token);
-    if (entry === undefined) return undefined;
+    const key = cacheKey(token);
+    const entry = cache.get(key);
+    if (entry === undefined || entry.token !== token) return undefined;
     if (entry.expiresAt * 1000 > nowMs && entry.issuedAt >= policy.value) return entry.identity;
-    cache.delete(token);
+    cache.delete(key);
     return undefined;
   }
 
@@ -306,7 +318,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     });
     const identity = toIdentity(claims);
     if (identity.expiresAt * 1000 > nowMs) {
-      cache.set(token, { identity, expiresAt: identity.expiresAt, issuedAt: identity.issuedAt });
+      cache.set(cacheKey(token), { token, identity, expiresAt: identity.expiresAt, issuedAt: identity.issuedAt });
     }
     return identity;
   }
