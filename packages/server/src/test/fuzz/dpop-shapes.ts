@@ -1,9 +1,10 @@
 /**
  * DPoP proofs (RFC 9449) as an attacker writes them: the fuzzer's own keys A and B, a jwk holding
  * its private part, a symmetric or no signature, wrong typ and alg, htm and htu of another request,
- * stale and future iat, repeated jti, a missing or wrong ath, extra jwk members, and the compact
- * JWS mutated after signing; and `DPoP` headers that are not one proof (two, junk, huge). Proofs are
- * signed with `node:crypto` while a case runs, so that they are fresh for the server's clock.
+ * stale and future iat, repeated jti, a missing or wrong ath, a server nonce missing, expired,
+ * forged or not a string, extra jwk members, and the compact JWS mutated after signing; and `DPoP`
+ * headers that are not one proof (two, junk, huge). Proofs are signed with `node:crypto` while a
+ * case runs, so that they are fresh for the server's clock and carry its current nonce.
  */
 import fc from 'fast-check';
 import { createHash, createHmac, generateKeyPairSync, randomUUID, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
@@ -40,7 +41,13 @@ export interface ProofContext {
   accessToken: string | null;
   /** The server's clock, epoch milliseconds. */
   now: number;
+  /** The server's DPoP nonce of the time window `windowsAgo` before the current one; null when it asks for none. */
+  nonce: ((windowsAgo: number) => string) | null;
 }
+
+/** What a proof's `nonce` claim holds for a server that asks for no nonce. */
+const UNASKED_NONCE = 'a nonce nobody asked for';
+const NONCE_AGE = { current: 0, previous: 1, expired: 2 } as const;
 
 /** Signs the proof `spec` describes for `context` (total: never throws). */
 export function signProof(spec: ProofSpec, context: ProofContext): string {
@@ -57,6 +64,9 @@ export function signProof(spec: ProofSpec, context: ProofContext): string {
     htu: spec.htu === 'request' ? context.uri : spec.htu === 'query' ? `${context.uri}${context.query}` : spec.htu,
     iat: Math.floor(context.now / 1000) + spec.iatOffset,
     ...(spec.ath === null ? {} : { ath: createHash('sha256').update(spec.ath === 'request' ? (context.accessToken ?? '') : 'another token').digest('base64url') }),
+    ...(spec.nonce === null
+      ? {}
+      : { nonce: typeof spec.nonce === 'object' ? spec.nonce.literal : (context.nonce?.(NONCE_AGE[spec.nonce]) ?? UNASKED_NONCE) }),
   };
   const input = `${b64(header)}.${b64(claims)}`;
   const signature =
@@ -71,9 +81,11 @@ export function signProof(spec: ProofSpec, context: ProofContext): string {
 /**
  * Whether no server may accept the proof whatever the request: its key, header or claims break a
  * rule of RFC 9449 §4.3 that does not depend on the request or on what came before. A resource
- * server also needs the `ath` of the token presented; the token endpoint does not read it.
+ * server also needs the `ath` of the token presented; the token endpoint does not read it, but
+ * reads the nonce when it asks for one (`nonceAsked`): then only its nonce of this time window or
+ * of the one before will do (§8).
  */
-export function isKnownBad(spec: ProofSpec, atResource: boolean): boolean {
+export function isKnownBad(spec: ProofSpec, atResource: boolean, nonceAsked = false): boolean {
   return (
     spec.key === 'private' || spec.key === 'symmetric' || spec.key === 'unsigned' ||
     spec.typ !== 'dpop+jwt' || (spec.alg !== null && spec.alg !== 'ES256') ||
@@ -83,6 +95,8 @@ export function isKnownBad(spec: ProofSpec, atResource: boolean): boolean {
     (spec.htm !== 'request' && !/^[A-Z]+$/.test(spec.htm)) ||
     (Object.hasOwn(spec.extraJwk, 'alg') && spec.extraJwk.alg !== 'ES256') || Object.hasOwn(spec.extraJwk, 'd') ||
     (atResource && spec.ath !== 'request') ||
+    (spec.nonce !== null && typeof spec.nonce === 'object' && typeof spec.nonce.literal !== 'string') ||
+    (!atResource && nonceAsked && spec.nonce !== 'current' && spec.nonce !== 'previous') ||
     // Other mutations may leave the proof as it was (a flip to the same character, a truncation at its end).
     spec.mutation.op === 'swapCase'
   );
@@ -110,6 +124,20 @@ export const proofSpecArb: fc.Arbitrary<ProofSpec> = fc.record({
   extraJwk: usually<Record<string, unknown>>(
     {},
     fc.constantFrom<Record<string, unknown>>({ kid: 'k1', use: 'sig' }, { alg: 'ES256' }, { alg: 'RS256' }, { d: 'AAAA' }, { key_ops: ['verify'], x5u: 'https://evil.example/x' }, { __proto__: { d: 'x' } } as Record<string, unknown>),
+  ),
+  nonce: usually<ProofSpec['nonce']>(
+    'current',
+    fc.oneof(
+      fc.constantFrom<ProofSpec['nonce']>(null, null, 'previous', 'expired'),
+      fc
+        .oneof(
+          fc.constantFrom<unknown>('', 'a', 'null', '0.AAAAAAAAAAAAAAAAAAAAAA', 'zzzzzzzzzzzzz.AAAAAAAAAAAAAAAAAAAAAA', '-1.AAAAAAAAAAAAAAAAAAAAAA', 'x'.repeat(5000), 0, 1e308, true, null, [], {}, ['a']),
+          fc.tuple(fc.nat({ max: 1e9 }), base64urlString(0, 40)).map(([window, mac]) => `${window.toString(36)}.${mac}`),
+          fc.string({ maxLength: 40 }),
+        )
+        .map((literal) => ({ literal })),
+    ),
+    4,
   ),
   mutation: usually({ op: 'none' } as const, mutationArb, 6),
 });

@@ -46,6 +46,7 @@ function observe(changes: Partial<Observation> = {}): Observation {
     basePath: '/bankit-api/antPeer/v1',
     username: 'merchant-app',
     console: null,
+    dpopNonce: null,
     ...changes,
   };
 }
@@ -136,7 +137,7 @@ describe('the fuzz invariants', () => {
   });
 
   it('report a bad DPoP proof accepted, and DPoP refusals with other codes than RFC 9449’s', () => {
-    const spec: ProofSpec = { key: 'private', typ: 'dpop+jwt', alg: null, htm: 'request', htu: 'request', iatOffset: 0, jti: 'fresh', ath: null, extraJwk: {}, mutation: { op: 'none' } };
+    const spec: ProofSpec = { key: 'private', typ: 'dpop+jwt', alg: null, htm: 'request', htu: 'request', iatOffset: 0, jti: 'fresh', ath: null, extraJwk: {}, nonce: null, mutation: { op: 'none' } };
     const token: ConcreteRequest = { ...request, url: '/bankit-api/antPeer/v1/auth/token', secrets: [], canaries: [], headers: { dpop: 'x' }, proofs: [{ spec, value: 'x' }] };
     const issued = { status: 200, headers: { 'content-type': 'application/json' }, body: '{}' };
     assert.match(checkInvariants(observe({ request: token, answer: issued })).join(), /bad DPoP proof was accepted/);
@@ -146,6 +147,37 @@ describe('the fuzz invariants', () => {
     const resource: ConcreteRequest = { ...request, method: 'GET', url: '/bankit-api/antPeer/v1/x', payload: undefined, secrets: [], canaries: [], headers: { Authorization: 'DPoP abc.def.ghi' } };
     const bearerChallenge = { status: 401, headers: { 'content-type': 'application/json', 'www-authenticate': 'Bearer error="invalid_token"' }, body: JSON.stringify({ error: 'invalid_token', error_description: 'x' }) };
     assert.match(checkInvariants(observe({ request: resource, answer: bearerChallenge })).join(), /challenges with "Bearer"/);
+  });
+
+  it('report a proof without the current or previous nonce accepted where nonces are asked for, and use_dpop_nonce answers without it', () => {
+    const spec: ProofSpec = { key: 'A', typ: 'dpop+jwt', alg: null, htm: 'request', htu: 'request', iatOffset: 0, jti: 'fresh', ath: null, extraJwk: {}, nonce: 'current', mutation: { op: 'none' } };
+    const token = (nonce: ProofSpec['nonce']): ConcreteRequest => ({
+      ...request,
+      url: '/bankit-api/antPeer/v1/auth/token',
+      secrets: [],
+      canaries: [],
+      headers: { dpop: 'x' },
+      proofs: [{ spec: { ...spec, nonce }, value: 'x' }],
+    });
+    const issued = { status: 200, headers: { 'content-type': 'application/json' }, body: '{}' };
+    const asked = { dpopNonce: 'k1.AAAAAAAAAAAAAAAAAAAAAA' };
+    for (const nonce of ['current', 'previous'] as const) assert.deepEqual(checkInvariants(observe({ request: token(nonce), answer: issued, ...asked })), []);
+    for (const nonce of ['expired', null, { literal: 'k1.AAAAAAAAAAAAAAAAAAAAAB' }] as const) {
+      assert.match(checkInvariants(observe({ request: token(nonce), answer: issued, ...asked })).join(), /bad DPoP proof was accepted/, JSON.stringify(nonce));
+      assert.deepEqual(checkInvariants(observe({ request: token(nonce), answer: issued })), [], 'no nonce asked for');
+    }
+    assert.match(checkInvariants(observe({ request: token({ literal: 7 }), answer: issued })).join(), /bad DPoP proof was accepted/, 'a nonce that is not a string');
+
+    const useNonce = (headers: Record<string, string>, status = 400) => ({
+      status,
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ error: 'use_dpop_nonce', error_description: 'x' }),
+    });
+    assert.deepEqual(checkInvariants(observe({ request: token(null), answer: useNonce({ 'dpop-nonce': asked.dpopNonce }), ...asked })), []);
+    assert.match(checkInvariants(observe({ request: token(null), answer: useNonce({}), ...asked })).join(), /not the current nonce/);
+    assert.match(checkInvariants(observe({ request: token(null), answer: useNonce({ 'dpop-nonce': 'k0.AAAAAAAAAAAAAAAAAAAAAA' }), ...asked })).join(), /not the current nonce/);
+    assert.match(checkInvariants(observe({ request: token(null), answer: useNonce({ 'dpop-nonce': 'x' }) })).join(), /asks for no nonce/);
+    assert.match(checkInvariants(observe({ request: token(null), answer: useNonce({ 'dpop-nonce': asked.dpopNonce }, 401), ...asked })).join(), /use_dpop_nonce answered 401/);
   });
 
   it('read the endpoint a target names as the router does', () => {

@@ -35,6 +35,8 @@ export interface Observation {
   username: string;
   /** The fixture administrator's console session when the request was sent (null: none). */
   console: { cookie: string; csrf: string } | null;
+  /** The answering server's DPoP nonce when the request was sent (null: it asks for none). */
+  dpopNonce: string | null;
 }
 
 /** Pieces of a secret that must never show: a 16-character window every 8 over its secret part. */
@@ -85,6 +87,13 @@ function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** The OAuth error code an answer gives: its JSON body's `error`, else its challenge's (null: none). */
+export function errorCodeOf(answer: Answer): string | null {
+  const error = (parseJson(answer.body) as { error?: unknown } | undefined)?.error;
+  if (typeof error === 'string') return error;
+  return /error="([^"]*)"/.exec(String(answer.headers['www-authenticate'] ?? ''))?.[1] ?? null;
 }
 
 /** The tokens a successful token answer hands out (they may show in that answer). */
@@ -249,6 +258,7 @@ function checkConsole(o: Observation, findings: string[]): void {
  * codes: 400 `invalid_dpop_proof` at the token endpoint, 401 with a `DPoP` challenge at a resource.
  */
 function checkDpop(o: Observation, findings: string[]): void {
+  checkDpopNonce(o, findings);
   const { answer, request } = o;
   const endpoint = request.method === 'POST' ? endpointOf(request.url) : null;
   const atToken = endpoint === 'token';
@@ -274,8 +284,24 @@ function checkDpop(o: Observation, findings: string[]): void {
     const values = Object.entries(request.headers).filter(([name]) => name.toLowerCase() === 'dpop').flatMap(([, value]) => value);
     if (values.length > 1) findings.push('a request with two DPoP headers was accepted');
     for (const proof of request.proofs) {
-      if (isKnownBad(proof.spec, atResource)) findings.push(`a bad DPoP proof was accepted: ${JSON.stringify({ ...proof.spec, mutation: proof.spec.mutation.op })}`);
+      if (isKnownBad(proof.spec, atResource, o.dpopNonce !== null)) findings.push(`a bad DPoP proof was accepted: ${JSON.stringify({ ...proof.spec, mutation: proof.spec.mutation.op })}`);
     }
+  }
+}
+
+/**
+ * DPoP nonces (RFC 9449 §8): only a server that asks for them answers `use_dpop_nonce`, and then
+ * with 400 at the token endpoint and its current nonce in `DPoP-Nonce`, for the client to retry with.
+ */
+function checkDpopNonce(o: Observation, findings: string[]): void {
+  const { answer, request } = o;
+  if (request.method === 'HEAD') return;
+  const error = (parseJson(answer.body) as { error?: unknown } | undefined)?.error;
+  if (error !== 'use_dpop_nonce') return;
+  if (o.dpopNonce === null) findings.push('use_dpop_nonce from a server that asks for no nonce');
+  else if (answer.headers['dpop-nonce'] !== o.dpopNonce) findings.push(`use_dpop_nonce with DPoP-Nonce ${JSON.stringify(answer.headers['dpop-nonce'])}, not the current nonce`);
+  if (answer.status !== 400 || !(request.method === 'POST' && endpointOf(request.url) === 'token')) {
+    findings.push(`use_dpop_nonce answered ${answer.status} to ${request.method} of another endpoint than the token endpoint`);
   }
 }
 

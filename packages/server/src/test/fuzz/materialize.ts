@@ -30,6 +30,8 @@ export interface SecretSource {
   console: { cookie: string; csrf: string } | null;
   /** The server's clock, for the proofs. */
   now: number;
+  /** The server's DPoP nonces, for the proofs (null: it asks for none). */
+  nonce: ProofContext['nonce'];
 }
 
 /** A real secret a request carried (before any mutation), named without its value. */
@@ -149,7 +151,7 @@ class Materializer {
   readonly canaries: string[] = [];
   readonly proofs: { spec: ProofSpec; value: string }[] = [];
   /** What a proof is signed for; the access token is set once the Authorization header is known. */
-  context: ProofContext = { method: 'GET', uri: '', query: '', accessToken: null, now: 0 };
+  context: ProofContext = { method: 'GET', uri: '', query: '', accessToken: null, now: 0, nonce: null };
 
   constructor(private readonly source: SecretSource) {}
 
@@ -256,7 +258,7 @@ export function materialize(request: FuzzRequest, source: SecretSource): Concret
   const m = new Materializer(source);
   const url = onTheWire(m.text(request.target), NOT_IN_TARGET, (char) => `%${char.charCodeAt(0).toString(16).padStart(2, '0')}`, MAX_TARGET_BYTES);
   const [path = '', query = ''] = /^([^?]*)(\?.*)?$/.exec(url)?.slice(1) ?? [];
-  m.context = { method: request.method, uri: `http://localhost:80${path}`, query, accessToken: null, now: source.now };
+  m.context = { method: request.method, uri: `http://localhost:80${path}`, query, accessToken: null, now: source.now, nonce: source.nonce };
   const headers: Record<string, string | string[]> = {};
   for (const [name, value] of request.headers) {
     const wire = onTheWire(m.text(value), NOT_IN_HEADER, () => '', MAX_HEADER_BYTES).replace(/^[ \t]+|[ \t]+$/g, '');

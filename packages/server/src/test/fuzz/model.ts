@@ -98,6 +98,12 @@ export interface ProofSpec {
   ath: 'request' | 'other' | null;
   /** Public members the thumbprint ignores. */
   extraJwk: Record<string, unknown>;
+  /**
+   * The `nonce` claim: the server's nonce of this time window (`current`), of the one before it
+   * (`previous`: still accepted) or of two before (`expired`); a literal value; or none (null).
+   * A server that asks for no nonce gets a made-up one for the first three.
+   */
+  nonce: 'current' | 'previous' | 'expired' | { literal: unknown } | null;
   /** What happens to the compact JWS once signed. */
   mutation: Mutation;
 }

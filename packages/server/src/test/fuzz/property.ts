@@ -32,6 +32,8 @@ export interface FuzzReport {
   events: Record<string, number>;
   /** Like {@link statuses}, for the requests that carried a DPoP proof signed by the fuzzer. */
   proofs: Record<string, Record<number, number>>;
+  /** How many answers gave each OAuth error code (`invalid_grant`, `use_dpop_nonce`, …). */
+  errors: Record<string, number>;
   failure: { path: string; counterexample: string; findings: string } | null;
 }
 
@@ -44,17 +46,19 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const statuses: Record<string, Record<number, number>> = {};
   const events: Record<string, number> = {};
   const proofs: Record<string, Record<number, number>> = {};
+  const errors: Record<string, number> = {};
   let done = 0;
   let shrinking = false;
   const started = performance.now();
   try {
     const property = fc.asyncProperty(fuzzRequestArb, async (request: FuzzRequest) => {
-      const { status, events: caused, findings } = await target.run(request);
+      const { status, error, events: caused, findings } = await target.run(request);
       if (!shrinking) {
         const route: RouteName = request.route;
         const counts = (statuses[route] ??= {});
         counts[status] = (counts[status] ?? 0) + 1;
         for (const type of caused) events[type] = (events[type] ?? 0) + 1;
+        if (error !== null) errors[error] = (errors[error] ?? 0) + 1;
         if (request.headers.some(([, text]) => text.some((piece) => typeof piece === 'object' && 'proof' in piece))) {
           const proved = (proofs[route] ??= {});
           proved[status] = (proved[status] ?? 0) + 1;
@@ -80,7 +84,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
           findings: details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance),
         }
       : null;
-    return { store: options.store, seed: options.seed, runs: done, durationMs: performance.now() - started, statuses, events, proofs, failure };
+    return { store: options.store, seed: options.seed, runs: done, durationMs: performance.now() - started, statuses, events, proofs, errors, failure };
   } finally {
     await target.close();
   }
@@ -99,6 +103,8 @@ export function formatReport(report: FuzzReport): string {
   for (const [route, counts] of Object.entries(report.proofs).sort()) {
     lines.push(`  DPoP ${route.padEnd(6)} ${Object.entries(counts).map(([status, count]) => `${status}×${count}`).join(' ')}`);
   }
+  const errors = Object.entries(report.errors).sort();
+  if (errors.length > 0) lines.push(`  errors     ${errors.map(([code, count]) => `${code}×${count}`).join(' ')}`);
   if (report.failure) {
     lines.push(
       `  counterexample (replay: --store ${report.store} --seed ${report.seed} --path ${report.failure.path}):`,

@@ -22,7 +22,7 @@ import { dropSchema, newSecret, TEST_DATABASE_URL, uniqueSchema } from '../postg
 import { startRecordingUpstream, type RecordingUpstream } from '../recording-upstream.js';
 import { CONSOLE_PATH } from './console-shapes.js';
 import { signProof } from './dpop-shapes.js';
-import { checkInvariants, type Answer } from './invariants.js';
+import { checkInvariants, errorCodeOf, type Answer } from './invariants.js';
 import { FIXTURE_SOURCE, materialize, type ConcreteRequest } from './materialize.js';
 import type { FuzzRequest, ServerName } from './model.js';
 import { sessionFromAnswer, SessionPool, type PoolSession } from './pool.js';
@@ -60,6 +60,8 @@ interface FuzzServer {
   server: RunningServer;
   dispatch: Dispatch;
   clock: ManualClock;
+  /** Its DPoP nonce of the current time window or one before (null: it asks for none). */
+  nonce: ((windowsAgo: number) => string) | null;
   state: StoreState;
   pool: SessionPool;
   /** Sessions whose tokens are bound to DPoP key A. */
@@ -127,11 +129,25 @@ async function startFuzzServer(name: ServerName, kind: StoreKind, logger: pino.L
           ANTPEER_SOURCE_WINDOW: '86400',
         }
       : {}),
-    ...(name === 'plain' ? { ANTPEER_ADMIN_CONSOLE: 'true' } : {}),
+    // The plain server has the console, and asks DPoP proofs for its nonce (RFC 9449 §8): it is the
+    // one whose token endpoint accepts most, where a proof without the right nonce stands out.
+    ...(name === 'plain' ? { ANTPEER_ADMIN_CONSOLE: 'true', ANTPEER_DPOP_NONCE: 'on' } : {}),
     ...(schema ? { DATABASE_URL: withoutWaitingForDisk(TEST_DATABASE_URL as string), ANTPEER_DATABASE_SCHEMA: schema, ANTPEER_SECRET: newSecret() } : {}),
   });
   const clock = new ManualClock();
   const server = await startServer(config, { clock, logger, argon2: TEST_ARGON2, listen: false });
+  // The server's nonce of an earlier time window: what it handed out then, read with its clock set back.
+  const nonce = config.dpop.nonce
+    ? (windowsAgo: number): string => {
+        const back = windowsAgo * config.dpop.proofMaxAgeMs;
+        clock.advance(-back);
+        try {
+          return server.auth.dpopProofs.nonce();
+        } finally {
+          clock.advance(back);
+        }
+      }
+    : null;
   await addClientApplication(server.auth, TEST_ACTOR, FUZZ_CLIENT.username, FUZZ_CLIENT.password);
   const disabled = await addClientApplication(server.auth, TEST_ACTOR, DISABLED_CLIENT.username, DISABLED_CLIENT.password);
   await setEnabled(server.auth, TEST_ACTOR, disabled.user, false);
@@ -142,8 +158,8 @@ async function startFuzzServer(name: ServerName, kind: StoreKind, logger: pino.L
   const tokenPath = `${FUZZ_BASE_PATH}/auth/token`;
   const grant = async (body: object, dpop = false): Promise<PoolSession | null> => {
     const proof = signProof(
-      { key: 'A', typ: 'dpop+jwt', alg: null, htm: 'request', htu: 'request', iatOffset: 0, jti: 'fresh', ath: null, extraJwk: {}, mutation: { op: 'none' } },
-      { method: 'POST', uri: `http://localhost:80${tokenPath}`, query: '', accessToken: null, now: clock.now() },
+      { key: 'A', typ: 'dpop+jwt', alg: null, htm: 'request', htu: 'request', iatOffset: 0, jti: 'fresh', ath: null, extraJwk: {}, nonce: 'current', mutation: { op: 'none' } },
+      { method: 'POST', uri: `http://localhost:80${tokenPath}`, query: '', accessToken: null, now: clock.now(), nonce },
     );
     const answer = await send(dispatch, {
       method: 'POST',
@@ -173,6 +189,7 @@ async function startFuzzServer(name: ServerName, kind: StoreKind, logger: pino.L
     server,
     dispatch,
     clock,
+    nonce,
     state,
     pool: new SessionPool(login, refresh),
     bound: new SessionPool(loginBound, refreshBound),
@@ -205,6 +222,8 @@ async function startFuzzServer(name: ServerName, kind: StoreKind, logger: pino.L
 
 export interface CaseResult {
   status: number;
+  /** The OAuth error code of the answer (null: none). */
+  error: string | null;
   events: string[];
   findings: string[];
 }
@@ -258,6 +277,7 @@ export async function startFuzzTarget(kind: StoreKind): Promise<FuzzTarget> {
       adminPassword: FUZZ_ADMIN.password,
       console: target.console,
       now: target.clock.now(),
+      nonce: target.nonce,
     });
     logs.length = 0;
     crashes.length = 0;
@@ -267,7 +287,7 @@ export async function startFuzzTarget(kind: StoreKind): Promise<FuzzTarget> {
       answer = await send(target.dispatch, concrete);
     } catch (error) {
       target.last = null;
-      return { status: 0, events: [], findings: [`the request failed: ${(error as Error).message}`] };
+      return { status: 0, error: null, events: [], findings: [`the request failed: ${(error as Error).message}`] };
     }
     // Give a rejection nobody handled the turn it needs to be reported.
     await new Promise((resolve) => setImmediate(resolve));
@@ -289,12 +309,13 @@ export async function startFuzzTarget(kind: StoreKind): Promise<FuzzTarget> {
         ...[target.console, other.console].flatMap((session) => (session ? [session.cookie, session.csrf] : [])),
       ],
       console: target.console,
+      dpopNonce: target.nonce === null ? null : target.nonce(0),
       basePath: FUZZ_BASE_PATH,
       username: FUZZ_CLIENT.username,
     });
     target.pool.learn(answer, events, target.clock.now());
     target.bound.learn(answer, events, target.clock.now());
-    return { status: answer.status, events: events.map((event) => event.type), findings };
+    return { status: answer.status, error: errorCodeOf(answer), events: events.map((event) => event.type), findings };
   }
 
   return { store: kind, run, close };
