@@ -1,9 +1,38 @@
 import type { Counter, CounterStore, CounterWrites } from '../port.js';
 import type { SqliteDatabase } from './database.js';
+import { WalIndexHeader } from './wal-index.js';
 
-/** Failure counters on SQLite: an update is one write transaction (the file's lock makes it atomic), committed relaxed. */
+/** Counters kept from reads at most (all dropped at once when full). */
+const KEPT_COUNTERS = 4096;
+
+/**
+ * Failure counters on SQLite: an update is one write transaction (the file's lock makes it atomic),
+ * committed relaxed. What `read` found (a counter, or none) is kept while every commit to the file
+ * since was this connection's own (see {@link #keptCurrent}), and an update of a kept key writes
+ * through: every grant reads its source's counter, and a source that fails rarely has none.
+ */
 export class SqliteCounterStore implements CounterStore {
+  /** Counters read (null: none stored), current as of {@link #mark}. */
+  readonly #kept = new Map<string, Counter | null>();
+  #walIndex: WalIndexHeader | null = null;
+  /** The file's commit count, and this connection's, when {@link #kept} was last known current. */
+  #mark: { commits: number; own: number } | null = null;
+
   constructor(private readonly d: SqliteDatabase) {}
+
+  /**
+   * Whether the counters kept are still what a read would find: the wal-index header counts one more
+   * commit for each of this connection's since the mark, and none of anyone else's (which might
+   * have written a counter). Moves the mark to now either way, before any row is read.
+   */
+  #keptCurrent(): boolean {
+    if (this.#walIndex === null && this.d.wal) this.#walIndex = WalIndexHeader.open(this.d.db.name);
+    const commits = this.#walIndex?.readCommits() ?? null;
+    const own = this.d.ownCommits;
+    const mark = this.#mark;
+    this.#mark = commits === null ? null : { commits, own };
+    return mark !== null && commits !== null && ((commits - mark.commits) >>> 0) === ((own - mark.own) >>> 0);
+  }
 
   #read(keys: readonly string[]): Map<string, Counter> {
     const found = new Map<string, Counter>();
@@ -17,15 +46,32 @@ export class SqliteCounterStore implements CounterStore {
   }
 
   async read(keys: readonly string[]): Promise<ReadonlyMap<string, Counter>> {
-    return this.#read(keys);
+    if (!this.#keptCurrent() || this.#kept.size >= KEPT_COUNTERS) this.#kept.clear();
+    const found = new Map<string, Counter>();
+    for (const key of keys) {
+      let counter = this.#kept.get(key);
+      if (counter === undefined) {
+        counter = this.#read([key]).get(key) ?? null;
+        if (this.#mark !== null) this.#kept.set(key, counter);
+      }
+      if (counter !== null) found.set(key, counter);
+    }
+    return found;
+  }
+
+  /** Drops what reads kept: for a write of this connection to the counters not made by {@link update} (the purge). */
+  forgetKept(): void {
+    this.#kept.clear();
   }
 
   async update<T>(
     keys: readonly string[],
     decide: (current: ReadonlyMap<string, Counter>) => { result: T; writes: CounterWrites },
   ): Promise<T> {
-    return this.d.write(() => {
+    let written: CounterWrites = new Map();
+    const result = this.d.write(() => {
       const { result, writes } = decide(this.#read(keys));
+      written = writes;
       for (const [key, counter] of writes) {
         if (counter === null) this.d.sql('DELETE FROM failure_counters WHERE key = ?').run(key);
         else {
@@ -39,5 +85,8 @@ export class SqliteCounterStore implements CounterStore {
       }
       return result;
     }, 'relaxed');
+    // Committed: the kept keys it wrote now hold what it wrote (others are read when asked for).
+    for (const [key, counter] of written) if (this.#kept.has(key)) this.#kept.set(key, counter);
+    return result;
   }
 }

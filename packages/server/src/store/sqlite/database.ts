@@ -47,6 +47,7 @@ export class SqliteDatabase {
   /** Runs a function between `BEGIN IMMEDIATE` and `COMMIT`: made once, as `transaction()` builds five closures each time. */
   readonly #immediate: (fn: () => unknown) => unknown;
   #stopped: WritesStoppedError | null = null;
+  #ownCommits = 0;
 
   constructor(filename: string) {
     if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
@@ -91,16 +92,36 @@ export class SqliteDatabase {
     this.#stopped ??= new WritesStoppedError(cause);
   }
 
+  /**
+   * Transactions committed through {@link write} that changed a row: each is one commit of the
+   * database (one more in its wal-index header's count; see `WalIndexHeader`). Other writes of this
+   * connection (outside `write`, or changing no row but the schema) are not counted, and so look
+   * like another connection's to whoever compares the two counts.
+   */
+  get ownCommits(): number {
+    return this.#ownCommits;
+  }
+
+  #totalChanges(): number {
+    return this.sql('SELECT total_changes()').pluck().get() as number;
+  }
+
   /** Runs `fn` in one write transaction, taking the write lock first, committed as `durability` says. */
   write<T>(fn: () => T, durability: Durability = 'durable'): T {
     if (this.#stopped) throw this.#stopped;
-    if (durability === 'durable') return this.#immediate(fn) as T;
-    this.sql('PRAGMA synchronous = NORMAL').run();
-    try {
-      return this.#immediate(fn) as T;
-    } finally {
-      this.sql('PRAGMA synchronous = FULL').run();
+    const changesBefore = this.#totalChanges();
+    let result: T;
+    if (durability === 'durable') result = this.#immediate(fn) as T;
+    else {
+      this.sql('PRAGMA synchronous = NORMAL').run();
+      try {
+        result = this.#immediate(fn) as T;
+      } finally {
+        this.sql('PRAGMA synchronous = FULL').run();
+      }
     }
+    if (this.#totalChanges() !== changesBefore) this.#ownCommits += 1;
+    return result;
   }
 
   /** Records an audit event; inside a transaction it becomes part of it. */

@@ -153,6 +153,44 @@ describe('SqliteStore on one file', () => {
     }
   });
 
+  it('a counter read is read again at the very next call after another connection wrote it, whatever this connection committed in between', async () => {
+    const filename = newFilename();
+    const a = new SqliteStore({ filename });
+    const b = new SqliteStore({ filename });
+    const set = (store: Store, key: string, count: number | null) =>
+      store.counters.update([key], () => ({ result: undefined, writes: new Map([[key, count === null ? null : { count, resetAt: T0 + 60_000 }]]) }));
+    const count = async (key: string) => (await a.counters.read([key])).get(key)?.count ?? null;
+    try {
+      await a.migrate();
+      const session = await seedSession(a);
+      assert.equal(await count('source'), null);
+      assert.equal(await count('source'), null, 'none, again');
+      await set(b, 'source', 3);
+      assert.equal(await count('source'), 3, 'written by another connection');
+
+      await set(a, 'source', 4);
+      assert.equal(await count('source'), 4, 'written by this one');
+      await a.sessions.apply(rotation(session, T0 + 1000));
+      await a.audit.record({ at: T0, type: 'login_failed', userId: null, sessionId: null, sourceAddress: '127.0.0.1', userAgent: 'test', detail: 'x' });
+      assert.equal(await count('source'), 4, 'other writes of this connection');
+
+      await a.sessions.apply(rotation({ ...session, ...rotation(session, T0 + 1000).patch }, T0 + 2000));
+      await set(b, 'source', null);
+      await a.audit.record({ at: T0, type: 'login_failed', userId: null, sessionId: null, sourceAddress: '127.0.0.1', userAgent: 'test', detail: 'y' });
+      assert.equal(await count('source'), null, 'deleted by another connection between two commits of this one');
+
+      await set(b, 'source', 9);
+      await a.sessions.end(session.id, 'logout', T0 + 3000);
+      assert.equal(await count('source'), 9, 'after a write of this connection outside a transaction');
+      await set(a, 'source', 1);
+      assert.equal(await a.purgeExpired(T0 + 120_000, 10), 2);
+      assert.equal(await count('source'), null, 'purged by this connection');
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it('50 changes decided from one snapshot, applied through two instances on one file, apply exactly once', async () => {
     const filename = newFilename();
     const a = new SqliteStore({ filename });

@@ -254,6 +254,7 @@ export class SqliteStore implements Store {
       const counters = purger
         .sql('DELETE FROM failure_counters WHERE key IN (SELECT key FROM failure_counters WHERE reset_at < ? LIMIT ?)')
         .run(before, limit).changes;
+      if (counters > 0) this.counters.forgetKept();
       return sessions + counters;
     }, 'relaxed');
     if (deleted > 0) purger.db.pragma(`incremental_vacuum(${VACUUM_PAGES_PER_BATCH})`);

@@ -76,10 +76,16 @@ export class WalIndexHeader {
 
   /**
    * Commits counted by the header the last call read whole (modulo 2^32), or null when that call
-   * could not read it: a connection's own commit adds exactly one.
+   * could not read it: each commit of any connection adds exactly one.
    */
   get commits(): number | null {
     return this.#known ? (this.#seen[CHANGE_COUNTER] as number) : null;
+  }
+
+  /** Reads the header now and answers its {@link commits}. */
+  readCommits(): number | null {
+    this.unchanged();
+    return this.commits;
   }
 
   close(): void {
