@@ -93,10 +93,11 @@ export class SqliteDatabase {
   }
 
   /**
-   * Transactions committed through {@link write} that changed a row: each is one commit of the
-   * database (one more in its wal-index header's count; see `WalIndexHeader`). Other writes of this
+   * Transactions committed through {@link write} that changed a row: each is exactly one commit of
+   * the database, one more in its wal-index header's count (see `WalIndexHeader`): a transaction
+   * that changed a page commits, even if a savepoint put the page back. Other writes of this
    * connection (outside `write`, or changing no row but the schema) are not counted, and so look
-   * like another connection's to whoever compares the two counts.
+   * like another connection's to whoever compares the two counts: never the other way round.
    */
   get ownCommits(): number {
     return this.#ownCommits;
@@ -109,7 +110,8 @@ export class SqliteDatabase {
   /** Runs `fn` in one write transaction, taking the write lock first, committed as `durability` says. */
   write<T>(fn: () => T, durability: Durability = 'durable'): T {
     if (this.#stopped) throw this.#stopped;
-    const changesBefore = this.#totalChanges();
+    // Inside another transaction this is a savepoint, which commits nothing of its own.
+    const changesBefore = this.db.inTransaction ? null : this.#totalChanges();
     let result: T;
     if (durability === 'durable') result = this.#immediate(fn) as T;
     else {
@@ -120,7 +122,7 @@ export class SqliteDatabase {
         this.sql('PRAGMA synchronous = FULL').run();
       }
     }
-    if (this.#totalChanges() !== changesBefore) this.#ownCommits += 1;
+    if (changesBefore !== null && this.#totalChanges() !== changesBefore) this.#ownCommits += 1;
     return result;
   }
 
