@@ -1,6 +1,6 @@
 import type { Counter, CounterStore, CounterWrites } from '../port.js';
 import type { SqliteDatabase } from './database.js';
-import { WalIndexHeader } from './wal-index.js';
+import type { WalIndexHeader } from './wal-index.js';
 
 /** Counters kept from reads at most (all dropped at once when full). */
 const KEPT_COUNTERS = 4096;
@@ -26,7 +26,7 @@ export class SqliteCounterStore implements CounterStore {
    * have written a counter). Moves the mark to now either way, before any row is read.
    */
   #keptCurrent(): boolean {
-    if (this.#walIndex === null && this.d.wal) this.#walIndex = WalIndexHeader.open(this.d.db.name);
+    this.#walIndex ??= this.d.openWalIndex();
     const commits = this.#walIndex?.readCommits() ?? null;
     const own = this.d.ownCommits;
     const mark = this.#mark;

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { AuditEvent } from '../port.js';
+import { WalIndexHeader } from './wal-index.js';
 
 /** How hard a transaction's commit reaches the disk. */
 export type Durability =
@@ -48,6 +49,7 @@ export class SqliteDatabase {
   readonly #immediate: (fn: () => unknown) => unknown;
   #stopped: WritesStoppedError | null = null;
   #ownCommits = 0;
+  readonly #walIndexes: WalIndexHeader[] = [];
 
   constructor(filename: string) {
     if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
@@ -105,6 +107,23 @@ export class SqliteDatabase {
 
   #totalChanges(): number {
     return this.sql('SELECT total_changes()').pluck().get() as number;
+  }
+
+  /**
+   * A reader of the file's wal-index header of its own (see `WalIndexHeader`), closed with the
+   * connection; null while the file has none (not in WAL mode, or not read yet).
+   */
+  openWalIndex(): WalIndexHeader | null {
+    if (!this.wal || !this.db.open) return null;
+    const index = WalIndexHeader.open(this.db.name);
+    if (index !== null) this.#walIndexes.push(index);
+    return index;
+  }
+
+  /** Closes the connection and what reads its files beside it. */
+  close(): void {
+    for (const index of this.#walIndexes.splice(0)) index.close();
+    if (this.db.open) this.db.close();
   }
 
   /** Runs `fn` in one write transaction, taking the write lock first, committed as `durability` says. */

@@ -1,7 +1,7 @@
 import type { ActiveSessionCount, MaybePromise, NewSession, Session, SessionChange, SessionContext, SessionEndReason, SessionStore } from '../port.js';
 import { REALM_NOT_BEFORE, newSessionRecord, sessionContextColumns, sessionPatchColumns, toSession, toSessionContext, type SessionContextRow, type SessionRow } from '../rows.js';
 import type { SqliteDatabase } from './database.js';
-import { WalIndexHeader } from './wal-index.js';
+import type { WalIndexHeader } from './wal-index.js';
 import { WalSync, type WalSyncOptions } from './wal-sync.js';
 
 /** When a session stopped (or stops) being usable: the expression the `sessions_purge` index holds. */
@@ -138,7 +138,7 @@ export class SqliteSessionStore implements SessionStore {
 
   /** Whether the contexts kept still answer as a read would; takes the database's state now as the new mark either way. */
   #contextsCurrent(): boolean {
-    if (this.#walIndex === null && this.#d.wal) this.#walIndex = WalIndexHeader.open(this.#d.db.name);
+    this.#walIndex ??= this.#d.openWalIndex();
     if (this.#walIndex !== null) return this.#walIndex.unchanged();
     // Without one (not in WAL mode, or before the file has one): `total_changes()` moves with every
     // row this connection changes, committed or not, and `data_version` with every commit of another.
@@ -229,8 +229,6 @@ export class SqliteSessionStore implements SessionStore {
   /** Ends the store's use of the WAL file (after {@link flush}). */
   close(): void {
     this.#walSync?.close();
-    this.#walIndex?.close();
-    this.#walIndex = null;
   }
 
   #commit(): void {

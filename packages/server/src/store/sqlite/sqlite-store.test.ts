@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { fdatasync, statSync } from 'node:fs';
+import { fdatasync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,6 +71,26 @@ describe('SqliteStore on one file', () => {
     } finally {
       await store.close();
     }
+  });
+
+  it('closing it leaves none of its files open, the wal-index readers included', async () => {
+    const filename = newFilename();
+    const openFiles = () =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`).startsWith(filename);
+        } catch {
+          return false;
+        }
+      }).length;
+    const store = new SqliteStore({ filename });
+    await store.migrate();
+    const session = await seedSession(store);
+    await store.sessions.getContext(session.id);
+    await store.counters.read(['source']);
+    assert.ok(openFiles() >= 3, 'the database, its WAL and its wal-index are open');
+    await store.close();
+    assert.equal(openFiles(), 0);
   });
 
   it('two instances on the same file see each other’s writes', async () => {

@@ -237,7 +237,7 @@ export class SqliteStore implements Store {
     await this.sessions.flush();
     this.sessions.close();
     await this.#checkpointer?.stop();
-    if (this.#d.db.open) this.#d.db.close();
+    this.#d.close();
   }
 
   // Purges commit relaxed: a purge lost to a power cut deletes the same rows again next time, and
