@@ -31,15 +31,25 @@ function failed(error: GuardError, realm: string, verifier: Verifier): Authentic
 }
 
 /**
+ * The identity of a token that needs no verification now: presented as `Bearer`, verified before,
+ * still cached, and not bound to a DPoP key (which must come with a proof under `DPoP`).
+ * @internal for the framework hooks, which answer such a request without a promise.
+ */
+export function cachedBearerIdentity(verifier: Verifier, presented: PresentedToken): Identity | undefined {
+  if (presented.scheme !== 'Bearer') return undefined;
+  const cached = verifier[kPeek](presented.token);
+  return cached !== undefined && boundKeyOf(cached) === undefined ? cached : undefined;
+}
+
+/**
  * The header read once: the answer when it needs no verification (a missing or malformed header, a
  * cached `Bearer` token not bound to a DPoP key), else the token to verify.
  */
 function readOrAnswer(verifier: Verifier, authorization: string | readonly string[] | undefined, realm: string): Authentication | PresentedToken {
   const presented = readAccessToken(authorization);
   if (presented instanceof GuardError) return failed(presented, realm, verifier);
-  if (presented.scheme !== 'Bearer') return presented;
-  const cached = verifier[kPeek](presented.token);
-  return cached !== undefined && boundKeyOf(cached) === undefined ? { ok: true, identity: cached } : presented;
+  const cached = cachedBearerIdentity(verifier, presented);
+  return cached !== undefined ? { ok: true, identity: cached } : presented;
 }
 
 /**

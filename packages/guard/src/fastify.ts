@@ -14,11 +14,12 @@ import type {
   HookHandlerDoneFunction,
   RouteOptions,
 } from 'fastify';
+import { cachedBearerIdentity } from './authenticate.js';
 import { challenge, checkRealm, DEFAULT_REALM } from './challenge.js';
 import { GuardError, VerifierUnavailableError } from './errors.js';
 import { readAccessToken } from './lib/bearer.js';
 import { kPeek } from './lib/internal.js';
-import { boundKeyOf, type Identity, type Verifier } from './verify.js';
+import type { Identity, Verifier } from './verify.js';
 
 /** A route the guard knows about. */
 export interface GuardedRoute {
@@ -134,13 +135,11 @@ function installGuard(fastify: Parameters<FastifyPluginCallback<GuardPluginOptio
       refuse(request, reply, presented, realm, verifier);
       return;
     }
-    if (presented.scheme === 'Bearer') {
-      const cached = verifier[kPeek](presented.token);
-      if (cached !== undefined && boundKeyOf(cached) === undefined) {
-        (request as unknown as IdentityHolder)[kIdentity] = cached;
-        next();
-        return;
-      }
+    const cached = cachedBearerIdentity(verifier, presented);
+    if (cached !== undefined) {
+      (request as unknown as IdentityHolder)[kIdentity] = cached;
+      next();
+      return;
     }
     // The URI as the client addressed it: Fastify's `protocol` and `host` honour its `trustProxy`.
     const presentedRequest = { dpop: request.headers.dpop, method: request.method, url: `${request.protocol}://${request.host}${request.url}` };
