@@ -1,5 +1,5 @@
 import type { Counter, CounterStore, CounterWrites } from '../port.js';
-import type { SqliteDatabase } from './database.js';
+import { onlyOwnCommitsBetween, type CommitMark, type SqliteDatabase } from './database.js';
 import type { WalIndexHeader } from './wal-index.js';
 
 /** Counters kept from reads at most (all dropped at once when full). */
@@ -15,8 +15,8 @@ export class SqliteCounterStore implements CounterStore {
   /** Counters read (null: none stored), current as of {@link #mark}. */
   readonly #kept = new Map<string, Counter | null>();
   #walIndex: WalIndexHeader | null = null;
-  /** The file's commit count, and this connection's, when {@link #kept} was last known current. */
-  #mark: { commits: number; own: number } | null = null;
+  /** The file's commits when {@link #kept} was last known current. */
+  #mark: CommitMark | null = null;
 
   constructor(private readonly d: SqliteDatabase) {}
 
@@ -27,11 +27,9 @@ export class SqliteCounterStore implements CounterStore {
    */
   #keptCurrent(): boolean {
     this.#walIndex ??= this.d.openWalIndex();
-    const commits = this.#walIndex?.readCommits() ?? null;
-    const own = this.d.ownCommits;
-    const mark = this.#mark;
-    this.#mark = commits === null ? null : { commits, own };
-    return mark !== null && commits !== null && ((commits - mark.commits) >>> 0) === ((own - mark.own) >>> 0);
+    const before = this.#mark;
+    this.#mark = this.d.commitMark(this.#walIndex?.readCommits() ?? null);
+    return onlyOwnCommitsBetween(before, this.#mark);
   }
 
   #read(keys: readonly string[]): Map<string, Counter> {

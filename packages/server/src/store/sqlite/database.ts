@@ -20,6 +20,20 @@ export type Durability =
   | 'relaxed';
 
 /**
+ * The commits a database had at one point: all of them (its wal-index header's count, modulo 2^32)
+ * and this connection's own through {@link SqliteDatabase.write} (see `#ownCommits`).
+ */
+export interface CommitMark {
+  readonly commits: number;
+  readonly own: number;
+}
+
+/** Whether every commit between two marks was the connection's own: false when either is unknown. */
+export function onlyOwnCommitsBetween(before: CommitMark | null, after: CommitMark | null): boolean {
+  return before !== null && after !== null && ((after.commits - before.commits) >>> 0) === ((after.own - before.own) >>> 0);
+}
+
+/**
  * Every write fails with this once an fsync of the write-ahead log has failed (see `WalSync`): the
  * log may have a hole that a later, successful fsync would hide. Reads still work; the store
  * answers "unavailable" (503) and `/readyz` fails until the server is restarted.
@@ -48,6 +62,13 @@ export class SqliteDatabase {
   /** Runs a function between `BEGIN IMMEDIATE` and `COMMIT`: made once, as `transaction()` builds five closures each time. */
   readonly #immediate: (fn: () => unknown) => unknown;
   #stopped: WritesStoppedError | null = null;
+  /**
+   * Transactions committed through {@link write} that changed a row: each is exactly one commit of
+   * the database, one more in its wal-index header's count (see `WalIndexHeader`): a transaction
+   * that changed a page commits, even if a savepoint put the page back. Other writes of this
+   * connection (outside `write`, or changing no row but the schema) are not counted, and so look
+   * like another connection's to whoever compares the two counts: never the other way round.
+   */
   #ownCommits = 0;
   readonly #walIndexes: WalIndexHeader[] = [];
 
@@ -94,15 +115,9 @@ export class SqliteDatabase {
     this.#stopped ??= new WritesStoppedError(cause);
   }
 
-  /**
-   * Transactions committed through {@link write} that changed a row: each is exactly one commit of
-   * the database, one more in its wal-index header's count (see `WalIndexHeader`): a transaction
-   * that changed a page commits, even if a savepoint put the page back. Other writes of this
-   * connection (outside `write`, or changing no row but the schema) are not counted, and so look
-   * like another connection's to whoever compares the two counts: never the other way round.
-   */
-  get ownCommits(): number {
-    return this.#ownCommits;
+  /** A mark of the database's commits now, given their count as a wal-index header read now says it (null: unknown). */
+  commitMark(commits: number | null): CommitMark | null {
+    return commits === null ? null : { commits, own: this.#ownCommits };
   }
 
   #totalChanges(): number {

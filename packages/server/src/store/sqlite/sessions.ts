@@ -1,6 +1,6 @@
 import type { ActiveSessionCount, MaybePromise, NewSession, Session, SessionChange, SessionContext, SessionEndReason, SessionStore } from '../port.js';
 import { REALM_NOT_BEFORE, newSessionRecord, sessionContextColumns, sessionPatchColumns, toSession, toSessionContext, type SessionContextRow, type SessionRow } from '../rows.js';
-import type { SqliteDatabase } from './database.js';
+import { onlyOwnCommitsBetween, type CommitMark, type SqliteDatabase } from './database.js';
 import type { WalIndexHeader } from './wal-index.js';
 import { WalSync, type WalSyncOptions } from './wal-sync.js';
 
@@ -170,15 +170,15 @@ export class SqliteSessionStore implements SessionStore {
    */
   #carryContexts(
     current: boolean,
-    commitsBefore: number | null,
+    before: CommitMark | null,
     batch: readonly Pending[],
     outcomes: ReadonlyArray<{ applied: boolean } | { error: unknown }>,
   ): void {
     if (this.#walIndex !== null) {
-      // The batch's own commit adds one to the header's count; one more is another connection's,
-      // made between this commit and this read.
-      const unchanged = this.#walIndex.unchanged();
-      current &&= unchanged || (commitsBefore !== null && this.#walIndex.commits === (commitsBefore + 1) >>> 0);
+      // The batch committed once if it changed a row, else not at all; any other commit since the
+      // mark is another connection's, made between this commit and this read.
+      this.#walIndex.unchanged();
+      current &&= onlyOwnCommitsBetween(before, this.#d.commitMark(this.#walIndex.commits));
     } else {
       // `data_version` stays as it was for this connection's own commit.
       this.#changes = this.#totalChanges();
@@ -236,7 +236,7 @@ export class SqliteSessionStore implements SessionStore {
     this.#pending = [];
     this.#scheduled = null;
     let current = false;
-    let commitsBefore: number | null = null;
+    let before: CommitMark | null = null;
     let outcomes: Array<{ applied: boolean } | { error: unknown }>;
     try {
       // With a WalSync, the commit skips its own fsync: WalSync runs it off the event loop, and
@@ -244,7 +244,7 @@ export class SqliteSessionStore implements SessionStore {
       outcomes = this.#d.write(() => {
         // Read with the write lock held: no other connection can commit until this one has.
         current = this.#contextsCurrent();
-        commitsBefore = this.#walIndex?.commits ?? null;
+        before = this.#d.commitMark(this.#walIndex?.commits ?? null);
         return batch.map(({ change }) => {
           try {
             return { applied: this.#applyChange(change) };
@@ -258,7 +258,7 @@ export class SqliteSessionStore implements SessionStore {
       for (const pending of batch) pending.reject(error);
       return;
     }
-    this.#carryContexts(current, commitsBefore, batch, outcomes);
+    this.#carryContexts(current, before, batch, outcomes);
     const settle = () =>
       batch.forEach((pending, index) => {
         const outcome = outcomes[index];

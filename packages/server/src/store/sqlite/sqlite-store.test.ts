@@ -38,6 +38,19 @@ async function seedSession(store: Store, at = T0): Promise<Session> {
   return session;
 }
 
+/** Two stores on one new file; both closed after `body`, whatever it does. */
+async function withTwoStores(body: (a: SqliteStore, b: SqliteStore) => Promise<void>): Promise<void> {
+  const filename = newFilename();
+  const a = new SqliteStore({ filename });
+  const b = new SqliteStore({ filename });
+  try {
+    await body(a, b);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+}
+
 /** 50 changes decided from one snapshot of `session`: refreshes and reuse detections, each different. */
 function racingChanges(session: Session): SessionChange[] {
   return Array.from({ length: 50 }, (_, i) =>
@@ -94,10 +107,7 @@ describe('SqliteStore on one file', () => {
   });
 
   it('two instances on the same file see each other’s writes', async () => {
-    const filename = newFilename();
-    const a = new SqliteStore({ filename });
-    const b = new SqliteStore({ filename });
-    try {
+    await withTwoStores(async (a, b) => {
       await Promise.all([a.migrate(), b.migrate()]);
       const session = await seedSession(a);
       assert.equal(await b.users.count(), 1);
@@ -112,17 +122,11 @@ describe('SqliteStore on one file', () => {
       assert.equal(await b.settings.getRealmNotBefore(), T0 + 5000);
       assert.equal(await b.settings.getOrCreateSecret('server', 'from-b'), 'from-b');
       assert.equal(await a.settings.getOrCreateSecret('server', 'from-a'), 'from-b');
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    });
   });
 
   it('a context kept through its own group commits answers as a read would, and a write of another connection before a batch drops them all', async () => {
-    const filename = newFilename();
-    const a = new SqliteStore({ filename });
-    const b = new SqliteStore({ filename });
-    try {
+    await withTwoStores(async (a, b) => {
       await a.migrate();
       const first = await seedSession(a);
       const second = await seedSession(a);
@@ -142,17 +146,11 @@ describe('SqliteStore on one file', () => {
       await a.sessions.apply(rotation(rotated, T0 + 3000));
       assert.equal((await a.sessions.getContext(third.id))?.user.enabled, false);
       assert.deepEqual(await a.sessions.getContext(first.id), await b.sessions.getContext(first.id));
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    });
   });
 
   it('a context kept is read again at the very next call after another connection changed its session, its user or the realm', async () => {
-    const filename = newFilename();
-    const a = new SqliteStore({ filename });
-    const b = new SqliteStore({ filename });
-    try {
+    await withTwoStores(async (a, b) => {
       await a.migrate();
       const session = await seedSession(a);
       const kept = async () => {
@@ -167,20 +165,14 @@ describe('SqliteStore on one file', () => {
       assert.equal((await kept())?.realmNotBefore, T0 + 2000);
       await b.sessions.end(session.id, 'logout', T0 + 3000);
       assert.equal((await kept())?.session.endedAt, T0 + 3000);
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    });
   });
 
   it('a counter read is read again at the very next call after another connection wrote it, whatever this connection committed in between', async () => {
-    const filename = newFilename();
-    const a = new SqliteStore({ filename });
-    const b = new SqliteStore({ filename });
     const set = (store: Store, key: string, count: number | null) =>
       store.counters.update([key], () => ({ result: undefined, writes: new Map([[key, count === null ? null : { count, resetAt: T0 + 60_000 }]]) }));
-    const count = async (key: string) => (await a.counters.read([key])).get(key)?.count ?? null;
-    try {
+    await withTwoStores(async (a, b) => {
+      const count = async (key: string) => (await a.counters.read([key])).get(key)?.count ?? null;
       await a.migrate();
       const session = await seedSession(a);
       assert.equal(await count('source'), null);
@@ -205,17 +197,11 @@ describe('SqliteStore on one file', () => {
       await set(a, 'source', 1);
       assert.equal(await a.purgeExpired(T0 + 120_000, 10), 2);
       assert.equal(await count('source'), null, 'purged by this connection');
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    });
   });
 
   it('50 changes decided from one snapshot, applied through two instances on one file, apply exactly once', async () => {
-    const filename = newFilename();
-    const a = new SqliteStore({ filename });
-    const b = new SqliteStore({ filename });
-    try {
+    await withTwoStores(async (a, b) => {
       await a.migrate();
       await b.migrate();
       const session = await seedSession(a);
@@ -225,10 +211,7 @@ describe('SqliteStore on one file', () => {
       const winner = changes[applied.indexOf(true)] as SessionChange;
       assert.deepEqual(await b.sessions.get(session.id), { ...session, ...winner.patch });
       assert.deepEqual(await listAudit(a), winner.audit ? [winner.audit] : []);
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    });
   });
 
   it('two processes racing 50 changes decided from one snapshot on one file apply exactly once', async () => {

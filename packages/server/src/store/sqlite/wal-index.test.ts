@@ -63,7 +63,7 @@ describe('WalIndexHeader', () => {
       db.exec('BEGIN IMMEDIATE; INSERT INTO t VALUES (4); ROLLBACK');
       assert.equal(index.unchanged(), true, 'a transaction rolled back changes nothing');
 
-      // What SqliteDatabase.ownCommits relies on: a transaction that changed a row is one commit,
+      // What SqliteDatabase.commitMark relies on: a transaction that changed a row is one commit,
       // even when a savepoint put every change back.
       db.exec('BEGIN IMMEDIATE; SAVEPOINT s; INSERT INTO t VALUES (5); ROLLBACK TO s; RELEASE s; COMMIT');
       assert.equal(index.unchanged(), false);
