@@ -4,6 +4,7 @@ import type { Clock } from '../clock.js';
 import type { SigningAlgorithm } from '../config.js';
 import type { KeyStore, StoredKey } from '../store/port.js';
 import { encodeProtectedHeader } from './access-token.js';
+import { jwsSigner, type JwsSigner } from './jws-signer.js';
 import { open, seal } from './secret-box.js';
 
 const SEAL_PURPOSE = 'antpeer signing key';
@@ -14,7 +15,8 @@ const PUBLISH_MARGIN_MS = 5 * 60_000;
 export interface SigningKey {
   kid: string;
   alg: SigningAlgorithm;
-  privateKey: KeyObject;
+  /** Signs a JWS signing input with the key's private half. */
+  sign: JwsSigner;
   /** The protected header of the tokens it signs, in base64url. */
   encodedHeader: string;
   /** When it was created (ms): its age is what a rotation policy watches. */
@@ -81,7 +83,7 @@ export class KeyRing {
     if (current && current.kid !== this.#active?.kid) {
       const pem = open(this.secret, SEAL_PURPOSE, current.sealedPrivateKey);
       const alg = current.alg as SigningAlgorithm;
-      this.#active = { kid: current.kid, alg, privateKey: createPrivateKey(pem), encodedHeader: encodeProtectedHeader(alg, current.kid), createdAt: current.createdAt };
+      this.#active = { kid: current.kid, alg, sign: jwsSigner(alg, createPrivateKey(pem)), encodedHeader: encodeProtectedHeader(alg, current.kid), createdAt: current.createdAt };
     }
     this.#refreshJwks();
   }
