@@ -16,7 +16,8 @@ export interface SuiteResult {
   largeStore: { pair: Pair; seedSeconds: number };
   storage: StorageResult;
   gateway: Pair;
-  guard: { rate: number; p99: number; ceiling: number };
+  /** The ceiling is the raw verify rate of the guard's own Ed25519 verifier (`ceilingName`); `nodeCrypto` node:crypto's, when that is another. */
+  guard: { rate: number; p99: number; ceiling: number; ceilingName: string; nodeCrypto: number | null };
   postgres: PostgresRows;
   seconds: number;
   /** The 1-minute load average before and after the run (the bench itself adds up to about 2). */
@@ -148,7 +149,7 @@ function rows(r: SuiteResult): string[][] {
     [
       `guarded route, new token each request, 32 connections — p99 ${r.guard.p99} ms`,
       rate(r.guard.rate),
-      `${rate(r.guard.ceiling)} raw Ed25519 verify (node:crypto, 1 thread)`,
+      `${rate(r.guard.ceiling)} raw Ed25519 verify (${r.guard.ceilingName})${r.guard.nodeCrypto === null ? '' : `; node:crypto ${rate(r.guard.nodeCrypto)}`}`,
       ratio(guardRatio),
       '—',
       '≥ 0.9×',
@@ -229,7 +230,7 @@ export function formatMarkdown(r: SuiteResult, tableText: string, charts: Array<
     '- Store size: a server of its own starts 1,000 sessions, then refreshes them under the refresh load for one slice and four more; after the logins and after each round, a read-only connection reads the pages of the sessions table and its indexes (`dbstat`) and the pages in use of the whole file. The ratio is the size per session after the most refreshes over the size after the fewest (the first rotation of a session fills in which source rotated it).',
     '- PostgreSQL round trips: a second instance reaches the database through a relay that counts every Sync and simple Query message (`pg` sends one per statement and never pipelines), over a refresh load of its own.',
     '- The password row\'s ceiling is the raw verify rate of `@node-rs/argon2` (the binding the server hashes with) at the server\'s parameters, in an idle child of its own, interleaved with the password slices.',
-    '- The guard row is `packages/guard/bench/guard.ts` (raw verify: `crypto.verify` on one thread over pre-minted tokens).',
+    '- The guard row is `packages/guard/bench/guard.ts`. Its ceiling is the raw verify rate, on one thread over pre-minted tokens, of the verifier the guard itself uses for Ed25519 (libsodium, when its optional binding loads); node:crypto\'s `crypto.verify` rate is printed beside it.',
     '',
     '## Charts',
     '',
