@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { Counter, CounterStore, CounterWrites } from '../store/port.js';
 
@@ -158,14 +158,14 @@ export class BruteForceGuard {
   readonly #counters: CounterStore;
   readonly #clock: Clock;
   readonly #policy: BruteForcePolicy;
-  readonly #key: Buffer;
+  readonly #key: KeyObject;
   readonly #sourceKeys = new Map<string, string>();
 
   constructor(counters: CounterStore, clock: Clock, policy: BruteForcePolicy, key: Buffer) {
     this.#counters = counters;
     this.#clock = clock;
     this.#policy = policy;
-    this.#key = key;
+    this.#key = createSecretKey(key);
   }
 
   #hash(kind: string, ...parts: string[]): string {

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { PresentedToken } from '../sessions/rotation.js';
 
 const SESSION_ID_BYTES = 16;
@@ -33,11 +33,12 @@ export interface PresentedRefreshToken extends PresentedToken {
  * thumbprint under the MAC: the binding needs no storage, and cannot be removed or changed.
  */
 export class RefreshTokens {
-  readonly #key: Buffer;
+  /** A KeyObject rather than the bytes: each MAC then skips copying the key in (a microsecond of the two a grant makes). */
+  readonly #key: KeyObject;
 
   constructor(key: Buffer) {
     if (key.length < 32) throw new TypeError('the refresh-token key must be at least 32 bytes');
-    this.#key = key;
+    this.#key = createSecretKey(key);
   }
 
   #mac(body: Buffer): Buffer {
