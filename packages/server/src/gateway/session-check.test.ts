@@ -1,6 +1,6 @@
 // The gateway's session check answers from memory while the database has not changed (see
 // SqliteSessionStore.getContext): every way a session can stop passing must still be seen by the
-// very next request, whether it happened through this server or through another connection.
+// next request that arrives, whether it happened through this server or through another connection.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';

@@ -213,7 +213,10 @@ export interface SessionStore {
   /**
    * The session with its user and the realm-wide not-before policy, in one read: answered at once
    * when the store can tell without waiting (SQLite, unless the session's last change is not on
-   * disk yet), else as a promise (PostgreSQL). The gateway checks every request with it.
+   * disk yet), else as a promise (PostgreSQL). The gateway checks every request with it. A change
+   * through this store is seen by the very next read; one through another store on the same data
+   * (another instance, the CLI), by every read from the next turn of the event loop on: by every
+   * request that arrived after it.
    */
   getContext(id: string): MaybePromise<SessionContext | null>;
   /**

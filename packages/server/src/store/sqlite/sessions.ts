@@ -27,9 +27,15 @@ export class SqliteSessionStore implements SessionStore {
   readonly #contexts = new Map<string, SessionContext>();
   /** The wal-index header, once the file has one (in WAL mode, from its first read on). */
   #walIndex: WalIndexHeader | null = null;
-  /** Without a {@link #walIndex}: rows this connection changed (`total_changes()`) and `data_version` when the contexts were last checked. */
+  /** Rows this connection changed (`total_changes()`, any store part) when the contexts were last checked. */
   #changes = -1;
+  /** Without a {@link #walIndex}: `data_version` when the contexts were last checked. */
   #version = -1;
+  /** Whether a context read of this turn of the event loop read the wal-index header (see {@link #contextsCurrent}). */
+  #headerReadThisTurn = false;
+  readonly #endTurn = () => {
+    this.#headerReadThisTurn = false;
+  };
   #pending: Pending[] = [];
   /** {@link applyOne} in a savepoint of its own (a transaction nested in the batch's). */
   readonly #applyInSavepoint: (change: SessionChange) => boolean;
@@ -97,14 +103,15 @@ export class SqliteSessionStore implements SessionStore {
   /**
    * A context is answered from memory only when nothing was committed to the database since it was
    * read, but by this store's batches, which patch the contexts they change (see
-   * {@link #carryContexts}). The wal-index header moves with every commit of every connection: this
-   * one's (any store part), another process's (a second server, the CLI; see {@link WalIndexHeader}).
-   * It is read on every call, so an ended session, a disabled user or a new not-before policy is
-   * seen by the very next read. Expiry needs no care here: the caller compares the context's expiry
+   * {@link #carryContexts}). A write of this connection (any store part: a logout, a revocation, an
+   * operator's change through this server) is seen by the very next read. Another connection's
+   * commit (a second server on the file, the CLI) is seen by the first read of each turn of the
+   * event loop, which reads the wal-index header (see {@link #contextsCurrent}): so by every request
+   * that arrived after it. Expiry needs no care here: the caller compares the context's expiry
    * times with its clock.
    */
   getContext(id: string): MaybePromise<SessionContext | null> {
-    if (!this.#contextsCurrent()) this.#contexts.clear();
+    if (!this.#contextsCurrent(false)) this.#contexts.clear();
     const context = this.#contexts.get(id) ?? this.#read(id);
     // A context a batch not yet on disk wrote must not lead to a token handed out (a converged
     // replay hands out the rotation's token): it is answered once that batch is on disk.
@@ -136,16 +143,32 @@ export class SqliteSessionStore implements SessionStore {
     return context;
   }
 
-  /** Whether the contexts kept still answer as a read would; takes the database's state now as the new mark either way. */
-  #contextsCurrent(): boolean {
+  /**
+   * Whether the contexts kept still answer as a read would; takes the database's state now as the
+   * new mark either way. `total_changes()` (a counter in memory: 0.1 µs) moves with every row this
+   * connection changes, committed or not. Other connections' commits move the wal-index header,
+   * whose read is a system call: 3 µs alone, 15–20 µs on a busy server whose kernel isolates page
+   * tables (a sixth of a gateway request). So it is read once per turn of the event loop, by the
+   * first read of the turn (`exact` reads it every time: the batch's check under the write lock).
+   * A request is processed in the turn whose poll for I/O found its bytes, and that poll returned
+   * before the turn's first read: a commit that was done before the request arrived is seen.
+   */
+  #contextsCurrent(exact: boolean): boolean {
     this.#walIndex ??= this.#d.openWalIndex();
-    if (this.#walIndex !== null) return this.#walIndex.unchanged();
-    // Without one (not in WAL mode, or before the file has one): `total_changes()` moves with every
-    // row this connection changes, committed or not, and `data_version` with every commit of another.
     const changes = this.#totalChanges();
-    const version = this.#d.sql('PRAGMA data_version').pluck().get() as number;
-    const current = changes === this.#changes && version === this.#version;
+    const ownWrites = changes !== this.#changes;
     this.#changes = changes;
+    if (this.#walIndex !== null) {
+      if (exact) return this.#walIndex.unchanged() && !ownWrites;
+      if (this.#headerReadThisTurn && !ownWrites) return true;
+      this.#headerReadThisTurn = true;
+      setImmediate(this.#endTurn);
+      return this.#walIndex.unchanged() && !ownWrites;
+    }
+    // Without one (not in WAL mode, or before the file has one): `data_version` moves with every
+    // commit of another connection.
+    const version = this.#d.sql('PRAGMA data_version').pluck().get() as number;
+    const current = !ownWrites && version === this.#version;
     this.#version = version;
     return current;
   }
@@ -179,10 +202,9 @@ export class SqliteSessionStore implements SessionStore {
       // mark is another connection's, made between this commit and this read.
       this.#walIndex.unchanged();
       current &&= onlyOwnCommitsBetween(before, this.#d.commitMark(this.#walIndex.commits));
-    } else {
-      // `data_version` stays as it was for this connection's own commit.
-      this.#changes = this.#totalChanges();
     }
+    // The batch's own rows (`data_version` stays as it was for this connection's own commit).
+    this.#changes = this.#totalChanges();
     if (!current) {
       this.#contexts.clear();
       return;
@@ -243,7 +265,7 @@ export class SqliteSessionStore implements SessionStore {
       // the batch is answered only once it has returned.
       outcomes = this.#d.write(() => {
         // Read with the write lock held: no other connection can commit until this one has.
-        current = this.#contextsCurrent();
+        current = this.#contextsCurrent(true);
         before = this.#d.commitMark(this.#walIndex?.commits ?? null);
         return batch.map(({ change }) => {
           try {

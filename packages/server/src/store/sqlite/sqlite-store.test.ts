@@ -6,8 +6,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import type { Session, SessionChange, Store } from '../port.js';
+import type { Session, SessionChange, SessionContext, Store } from '../port.js';
 import { describeStoreConformance } from '../test/conformance.js';
 import { listAudit, revocation, rotation } from '../test/harness.js';
 import { SqliteStore } from './sqlite-store.js';
@@ -149,22 +150,33 @@ describe('SqliteStore on one file', () => {
     });
   });
 
-  it('a context kept is read again at the very next call after another connection changed its session, its user or the realm', async () => {
+  it('a context kept is read again from the turn after another connection changed its session, its user or the realm; a write of its own, at the very next call', async () => {
     await withTwoStores(async (a, b) => {
       await a.migrate();
       const session = await seedSession(a);
+      // What a request arriving after the change reads: it is taken in a later turn of the event loop.
       const kept = async () => {
+        await nextTurn();
         const context = await a.sessions.getContext(session.id);
         assert.deepEqual(await a.sessions.getContext(session.id), context, 'answered again from memory, unchanged');
         return context;
       };
       assert.equal((await kept())?.user.enabled, true);
       await b.users.update(session.userId, { enabled: false, updatedAt: T0 + 1000 });
+      assert.equal((a.sessions.getContext(session.id) as SessionContext | null)?.user.enabled, true, 'in the turn that read the header before the change: from memory');
       assert.equal((await kept())?.user.enabled, false);
       await b.settings.setRealmNotBefore(T0 + 2000);
       assert.equal((await kept())?.realmNotBefore, T0 + 2000);
       await b.sessions.end(session.id, 'logout', T0 + 3000);
       assert.equal((await kept())?.session.endedAt, T0 + 3000);
+
+      const own = await seedSession(a);
+      await nextTurn();
+      assert.equal((await a.sessions.getContext(own.id))?.user.enabled, true);
+      await a.users.update(own.userId, { enabled: false, updatedAt: T0 + 4000 });
+      assert.equal((a.sessions.getContext(own.id) as SessionContext | null)?.user.enabled, false, 'this connection’s write, in the same turn');
+      await a.sessions.end(own.id, 'logout', T0 + 5000);
+      assert.equal((a.sessions.getContext(own.id) as SessionContext | null)?.session.endedAt, T0 + 5000);
     });
   });
 
