@@ -27,6 +27,10 @@ async function assertSliceHolds(store: StoreKind): Promise<void> {
   for (const route of ['token', 'gateway', 'verify']) {
     assert.ok((report.proofs[route]?.[200] ?? 0) > 0, `no ${route} request with a DPoP proof answered 200:\n${formatReport(report)}`);
   }
+  // And DPoP's refusals both ways: a bad proof, and a proof without the nonce the server asks for.
+  for (const error of ['invalid_dpop_proof', 'use_dpop_nonce']) {
+    assert.ok((report.errors[error] ?? 0) > 0, `no request was refused with ${error}:\n${formatReport(report)}`);
+  }
 }
 
 describe('fuzzing every route with a fixed seed', () => {
