@@ -1,6 +1,6 @@
 import type { Counter, CounterStore, CounterWrites } from '../port.js';
 import { onlyOwnCommitsBetween, type CommitMark, type SqliteDatabase } from './database.js';
-import type { WalIndexHeader } from './wal-index.js';
+import { OncePerTurn, type WalIndexHeader } from './wal-index.js';
 
 /** Counters kept from reads at most (all dropped at once when full). */
 const KEPT_COUNTERS = 4096;
@@ -17,17 +17,21 @@ export class SqliteCounterStore implements CounterStore {
   #walIndex: WalIndexHeader | null = null;
   /** The file's commits when {@link #kept} was last known current. */
   #mark: CommitMark | null = null;
+  readonly #headerTurns = new OncePerTurn();
 
   constructor(private readonly d: SqliteDatabase) {}
 
   /**
    * Whether the counters kept are still what a read would find: the wal-index header counts one more
    * commit for each of this connection's since the mark, and none of anyone else's (which might
-   * have written a counter). Moves the mark to now either way, before any row is read.
+   * have written a counter). Moves the mark to now either way, before any row is read. The header
+   * is read at the first read of each turn of the event loop (see {@link OncePerTurn}), and again
+   * after a commit of this connection: another connection's write is seen from the next turn on.
    */
   #keptCurrent(): boolean {
     this.#walIndex ??= this.d.openWalIndex();
     const before = this.#mark;
+    if (!this.#headerTurns.first() && before !== null && before.own === this.d.ownCommits) return true;
     this.#mark = this.d.commitMark(this.#walIndex?.readCommits() ?? null);
     return onlyOwnCommitsBetween(before, this.#mark);
   }

@@ -115,6 +115,11 @@ export class SqliteDatabase {
     this.#stopped ??= new WritesStoppedError(cause);
   }
 
+  /** This connection's commits through {@link write} so far (see `#ownCommits`). */
+  get ownCommits(): number {
+    return this.#ownCommits;
+  }
+
   /** A mark of the database's commits now, given their count as a wal-index header read now says it (null: unknown). */
   commitMark(commits: number | null): CommitMark | null {
     return commits === null ? null : { commits, own: this.#ownCommits };

@@ -1,7 +1,7 @@
 import type { ActiveSessionCount, MaybePromise, NewSession, Session, SessionChange, SessionContext, SessionEndReason, SessionStore } from '../port.js';
 import { REALM_NOT_BEFORE, newSessionRecord, sessionContextColumns, sessionPatchColumns, toSession, toSessionContext, type SessionContextRow, type SessionRow } from '../rows.js';
 import { onlyOwnCommitsBetween, type CommitMark, type SqliteDatabase } from './database.js';
-import type { WalIndexHeader } from './wal-index.js';
+import { OncePerTurn, type WalIndexHeader } from './wal-index.js';
 import { WalSync, type WalSyncOptions } from './wal-sync.js';
 
 /** When a session stopped (or stops) being usable: the expression the `sessions_purge` index holds. */
@@ -31,11 +31,8 @@ export class SqliteSessionStore implements SessionStore {
   #changes = -1;
   /** Without a {@link #walIndex}: `data_version` when the contexts were last checked. */
   #version = -1;
-  /** Whether a context read of this turn of the event loop read the wal-index header (see {@link #contextsCurrent}). */
-  #headerReadThisTurn = false;
-  readonly #endTurn = () => {
-    this.#headerReadThisTurn = false;
-  };
+  /** Context reads read the wal-index header at the first of each turn of the event loop. */
+  readonly #headerTurns = new OncePerTurn();
   #pending: Pending[] = [];
   /** {@link applyOne} in a savepoint of its own (a transaction nested in the batch's). */
   readonly #applyInSavepoint: (change: SessionChange) => boolean;
@@ -147,11 +144,8 @@ export class SqliteSessionStore implements SessionStore {
    * Whether the contexts kept still answer as a read would; takes the database's state now as the
    * new mark either way. `total_changes()` (a counter in memory: 0.1 µs) moves with every row this
    * connection changes, committed or not. Other connections' commits move the wal-index header,
-   * whose read is a system call: 3 µs alone, 15–20 µs on a busy server whose kernel isolates page
-   * tables (a sixth of a gateway request). So it is read once per turn of the event loop, by the
-   * first read of the turn (`exact` reads it every time: the batch's check under the write lock).
-   * A request is processed in the turn whose poll for I/O found its bytes, and that poll returned
-   * before the turn's first read: a commit that was done before the request arrived is seen.
+   * read once per turn of the event loop (see {@link OncePerTurn}); `exact` reads it every time
+   * (the batch's check under the write lock).
    */
   #contextsCurrent(exact: boolean): boolean {
     this.#walIndex ??= this.#d.openWalIndex();
@@ -159,11 +153,8 @@ export class SqliteSessionStore implements SessionStore {
     const ownWrites = changes !== this.#changes;
     this.#changes = changes;
     if (this.#walIndex !== null) {
-      if (exact) return this.#walIndex.unchanged() && !ownWrites;
-      if (this.#headerReadThisTurn && !ownWrites) return true;
-      this.#headerReadThisTurn = true;
-      setImmediate(this.#endTurn);
-      return this.#walIndex.unchanged() && !ownWrites;
+      const read = exact || this.#headerTurns.first() || ownWrites;
+      return read ? this.#walIndex.unchanged() && !ownWrites : true;
     }
     // Without one (not in WAL mode, or before the file has one): `data_version` moves with every
     // commit of another connection.
