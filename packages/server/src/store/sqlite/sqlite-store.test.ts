@@ -362,12 +362,9 @@ describe('SqliteStore on one file', () => {
     await store.migrate();
     try {
       const first = await seedSession(store);
-      const user = await store.users.create({ id: randomUUID(), username: `app-${randomUUID()}`, passwordHash: 'h', createdAt: T0 });
       holding = true;
       const answered: string[] = [];
-      const started = store.sessions
-        .create({ id: randomUUID(), userId: user.id, createdAt: T0, tokenIssuedAt: T0, idleExpiresAt: T0 + IDLE, maxExpiresAt: T0 + 36_000_000, source }, 10)
-        .then((session) => (answered.push('started'), session));
+      const started = seedSession(store).then((session) => (answered.push('started'), session));
       const ended = store.sessions.end(first.id, 'logout', T0 + 1000).then((done) => (answered.push('ended'), done));
       for (let turn = 0; turn < 5; turn++) await nextTurn();
       assert.deepEqual(answered, [], 'neither is answered while the fsync is held');
@@ -376,7 +373,6 @@ describe('SqliteStore on one file', () => {
       holding = false;
       for (const release of held.splice(0)) release();
       const session = await started;
-      assert.ok(session);
       assert.equal(await ended, true);
       assert.deepEqual(await store.sessions.get(session.id), session);
       assert.equal((await store.sessions.get(first.id))?.endedAt, T0 + 1000);
