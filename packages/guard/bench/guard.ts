@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
+import { cpuSeconds } from '../../server/bench/suite/cpu.js';
 import { BASE_PATH, login } from '../../server/src/test/http.js';
 import { makeDataDir, startServe, type ServeProcess } from '../../server/src/test/process.js';
 import type * as Sodium from 'sodium-native';
@@ -31,9 +32,18 @@ export interface BenchRow {
   rate: number;
   /** 99th percentile latency in ms, for HTTP rows. */
   p99?: number;
+  /** The server process's CPU time per request (user + system, all its threads), in µs, for HTTP rows. */
+  cpuUs?: number;
   /** `rate / baseline rate`, with the baseline's name and the target. */
   ratio?: { value: number; versus: string; target: number };
   note?: string;
+}
+
+/** One load's answers a second, its p99 latency (ms) and, given the server's pid, its CPU per request (µs). */
+interface Load {
+  rate: number;
+  p99: number;
+  cpuUs?: number;
 }
 
 /** What a later benchmark part may reuse: the issuer, fresh tokens and the load generator. */
@@ -43,7 +53,7 @@ export interface BenchContext {
   duration: number;
   connections: number;
   mintToken(): string;
-  load(url: string, options?: { token?: () => string; amount?: number }): Promise<{ rate: number; p99: number }>;
+  load(url: string, options?: { token?: () => string; amount?: number; pid?: number }): Promise<Load>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -180,11 +190,12 @@ function benchOptions(): { duration: number; rounds: number; connections: number
 
 function printTable(rows: readonly BenchRow[]): void {
   const lines = [
-    ['scenario', 'rate /s', 'p99 ms', 'ratio', 'target', ''],
+    ['scenario', 'rate /s', 'p99 ms', 'server CPU µs/req', 'ratio', 'target', ''],
     ...rows.map((row) => [
       row.scenario,
       Math.round(row.rate).toLocaleString('en-US'),
       row.p99 === undefined ? '' : String(row.p99),
+      row.cpuUs === undefined ? '' : row.cpuUs.toFixed(0),
       row.ratio === undefined ? '' : `${row.ratio.value.toFixed(2)}× ${row.ratio.versus}`,
       row.ratio === undefined || row.ratio.target === 0 ? '' : `≥ ${row.ratio.target}×`,
       row.ratio === undefined || row.ratio.target === 0 ? (row.note ?? '') : row.ratio.value >= row.ratio.target ? 'ok' : `BELOW TARGET${row.note ? ` (${row.note})` : ''}`,
@@ -210,8 +221,9 @@ export async function runGuardBench(
   const repeated = mintToken();
   const children: ChildProcess[] = [];
 
-  async function load(url: string, options: { token?: () => string; amount?: number } = {}) {
+  async function load(url: string, options: { token?: () => string; amount?: number; pid?: number } = {}): Promise<Load> {
     const token = options.token ?? (() => repeated);
+    const cpuBefore = options.pid === undefined ? 0 : cpuSeconds(options.pid);
     const result = await autocannon({
       url,
       connections,
@@ -221,9 +233,11 @@ export async function runGuardBench(
     if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
       throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`);
     }
-    return { rate: result.requests.average, p99: result.latency.p99 };
+    const cpuUs = options.pid === undefined ? undefined : ((cpuSeconds(options.pid) - cpuBefore) * 1e6) / result.requests.total;
+    return { rate: result.requests.average, p99: result.latency.p99, ...(cpuUs === undefined ? {} : { cpuUs }) };
   }
-  const best = (runs: { rate: number; p99: number }[]) => runs.reduce((a, b) => (b.rate > a.rate ? b : a));
+  const best = (runs: Load[]) => runs.reduce((a, b) => (b.rate > a.rate ? b : a));
+  const cpuOf = (run: Load) => (run.cpuUs === undefined ? {} : { cpuUs: run.cpuUs });
 
   try {
     const started = performance.now();
@@ -236,20 +250,20 @@ export async function runGuardBench(
 
     // Rounds interleave the scenarios and each keeps its best round, so that load from other
     // processes on a shared machine skews every scenario alike instead of one of them.
-    const runs = { unguarded: [] as { rate: number; p99: number }[], repeated: [] as { rate: number; p99: number }[], fresh: [] as { rate: number; p99: number }[] };
+    const runs = { unguarded: [] as Load[], repeated: [] as Load[], fresh: [] as Load[] };
     const verifiers = rawVerifiers(publicKey);
     const ceilings: number[][] = verifiers.map(() => []);
     let minted = 0;
     for (let round = 0; round < rounds; round++) {
       const tokens = Array.from({ length: 2_000 }, mintToken);
       verifiers.forEach((verifier, index) => ceilings[index]?.push(rawVerifyRate(tokens, verifier.check, 1)));
-      runs.unguarded.push(await load(plain.url));
-      runs.repeated.push(await load(guarded.url));
+      runs.unguarded.push(await load(plain.url, { pid: plain.child.pid }));
+      runs.repeated.push(await load(guarded.url, { pid: guarded.child.pid }));
       // Pre-mint a round's worth of distinct tokens; should the server outpace the estimate, the
       // rest are minted during the run, which only slows the load generator (conservative).
       const fresh = Array.from({ length: Math.ceil(1.2 * Math.max(...(ceilings[0] ?? [])) * duration) }, mintToken);
       let next = 0;
-      runs.fresh.push(await load(guarded.url, { token: () => fresh[next++] ?? (minted++, mintToken()) }));
+      runs.fresh.push(await load(guarded.url, { token: () => fresh[next++] ?? (minted++, mintToken()), pid: guarded.child.pid }));
     }
     const unguardedRun = best(runs.unguarded);
     const repeatedRun = best(runs.repeated);
@@ -258,11 +272,12 @@ export async function runGuardBench(
 
     const context: BenchContext = { issuer: issuer.issuer, audience: AUDIENCE, duration, connections, mintToken, load };
     const rows: BenchRow[] = [
-      { scenario: 'route, unguarded', rate: unguardedRun.rate, p99: unguardedRun.p99 },
+      { scenario: 'route, unguarded', rate: unguardedRun.rate, p99: unguardedRun.p99, ...cpuOf(unguardedRun) },
       {
         scenario: 'route, guarded, repeated token',
         rate: repeatedRun.rate,
         p99: repeatedRun.p99,
+        ...cpuOf(repeatedRun),
         ratio: { value: repeatedRun.rate / unguardedRun.rate, versus: 'unguarded', target: 0.85 },
       },
       { scenario: `raw Ed25519 verify, ${verifiers[0]?.name}, 1 thread`, rate: ceiling },
@@ -271,6 +286,7 @@ export async function runGuardBench(
         scenario: 'route, guarded, new token each request',
         rate: freshRun.rate,
         p99: freshRun.p99,
+        ...cpuOf(freshRun),
         ratio: { value: freshRun.rate / ceiling, versus: 'raw verify', target: 0.9 },
         note: `${minted > 0 ? `${minted} tokens minted during the run; ` : ''}CPU bound here ≈ ${Math.round(1 / (1 / unguardedRun.rate + 1 / (cpus().length * ceiling)))}/s`,
       },

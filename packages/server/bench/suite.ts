@@ -347,6 +347,7 @@ async function runAll(o: SuiteOptions, launch: ServerLaunch, started: number, lo
   log('guard: new token each request vs raw Ed25519 verify…');
   const guardRows = await runGuardBench({ duration: o.seconds, rounds: o.slices, connections: 32 }, { gateway: false });
   const fresh = guardRows.find((row) => row.scenario === 'route, guarded, new token each request');
+  const unguarded = guardRows.find((row) => row.scenario === 'route, unguarded');
   const [ceiling, nodeCrypto] = guardRows.filter((row) => row.scenario.startsWith('raw Ed25519 verify'));
   if (!fresh || !ceiling) throw new Error('the guard bench did not answer its rows');
   const postgres = await postgresRows(o, launch);
@@ -359,7 +360,15 @@ async function runAll(o: SuiteOptions, launch: ServerLaunch, started: number, lo
     largeStore: sqlite.largeStore,
     storage,
     gateway: gateway.pair,
-    guard: { rate: fresh.rate, p99: fresh.p99 ?? NaN, ceiling: ceiling.rate, ceilingName: ceiling.scenario.replace(/^raw Ed25519 verify, /, ''), nodeCrypto: nodeCrypto?.rate ?? null },
+    guard: {
+      rate: fresh.rate,
+      p99: fresh.p99 ?? NaN,
+      cpuUs: fresh.cpuUs ?? NaN,
+      unguardedCpuUs: unguarded?.cpuUs ?? NaN,
+      ceiling: ceiling.rate,
+      ceilingName: ceiling.scenario.replace(/^raw Ed25519 verify, /, ''),
+      nodeCrypto: nodeCrypto?.rate ?? null,
+    },
     postgres,
     seconds: (performance.now() - started) / 1000,
     loadAverage: [loadBefore, os.loadavg()[0] ?? 0],

@@ -17,7 +17,16 @@ export interface SuiteResult {
   storage: StorageResult;
   gateway: Pair;
   /** The ceiling is the raw verify rate of the guard's own Ed25519 verifier (`ceilingName`); `nodeCrypto` node:crypto's, when that is another. */
-  guard: { rate: number; p99: number; ceiling: number; ceilingName: string; nodeCrypto: number | null };
+  guard: {
+    rate: number;
+    p99: number;
+    /** The guarded server's CPU per request with a new token each, and the same route's unguarded, in µs. */
+    cpuUs: number;
+    unguardedCpuUs: number;
+    ceiling: number;
+    ceilingName: string;
+    nodeCrypto: number | null;
+  };
   postgres: PostgresRows;
   seconds: number;
   /** The 1-minute load average before and after the run (the bench itself adds up to about 2). */
@@ -151,7 +160,7 @@ function rows(r: SuiteResult): string[][] {
       rate(r.guard.rate),
       `${rate(r.guard.ceiling)} raw Ed25519 verify (${r.guard.ceilingName})${r.guard.nodeCrypto === null ? '' : `; node:crypto ${rate(r.guard.nodeCrypto)}`}`,
       ratio(guardRatio),
-      '—',
+      `${us(r.guard.cpuUs)} (raw verify: ${us(1e6 / r.guard.ceiling)}; the route unguarded: ${us(r.guard.unguardedCpuUs)})`,
       '≥ 0.9×',
       met(guardRatio >= 0.9),
     ],
@@ -230,7 +239,7 @@ export function formatMarkdown(r: SuiteResult, tableText: string, charts: Array<
     '- Store size: a server of its own starts 1,000 sessions, then refreshes them under the refresh load for one slice and four more; after the logins and after each round, a read-only connection reads the pages of the sessions table and its indexes (`dbstat`) and the pages in use of the whole file. The ratio is the size per session after the most refreshes over the size after the fewest (the first rotation of a session fills in which source rotated it).',
     '- PostgreSQL round trips: a second instance reaches the database through a relay that counts every Sync and simple Query message (`pg` sends one per statement and never pipelines), over a refresh load of its own.',
     '- The password row\'s ceiling is the raw verify rate of `@node-rs/argon2` (the binding the server hashes with) at the server\'s parameters, in an idle child of its own, interleaved with the password slices.',
-    '- The guard row is `packages/guard/bench/guard.ts`. Its ceiling is the raw verify rate, on one thread over pre-minted tokens, of the verifier the guard itself uses for Ed25519 (libsodium, when its optional binding loads); node:crypto\'s `crypto.verify` rate is printed beside it.',
+    '- The guard row is `packages/guard/bench/guard.ts`. Its ceiling is the raw verify rate, on one thread over pre-minted tokens, of the verifier the guard itself uses for Ed25519 (libsodium, when its optional binding loads); node:crypto\'s `crypto.verify` rate is printed beside it. Its CPU per request is the guarded server\'s (a Fastify app in its own process) over the answers of its best round, with one raw verify and the same route unguarded beside it.',
     '',
     '## Charts',
     '',
